@@ -1,0 +1,1 @@
+//! `access-key-creation`: not written yet.

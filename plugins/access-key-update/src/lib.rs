@@ -1,0 +1,1 @@
+//! `access-key-update`: not written yet.

@@ -1,0 +1,1 @@
+//! `admin-policy-attachment`: not written yet.

@@ -1,0 +1,1 @@
+//! `dangerous-inline-policy`: not written yet.

@@ -1,0 +1,1 @@
+//! `mfa-deletion`: not written yet.

@@ -1,0 +1,1 @@
+//! `role-trust-policy`: not written yet.

@@ -1,0 +1,1 @@
+//! `sso-account-assignment`: not written yet.

@@ -1,0 +1,1 @@
+//! `sso-admin-policy-attachment`: not written yet.

@@ -1,0 +1,1 @@
+//! `sso-app-creation`: not written yet.

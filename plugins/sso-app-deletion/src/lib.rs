@@ -1,0 +1,1 @@
+//! `sso-app-deletion`: not written yet.

@@ -1,0 +1,1 @@
+//! `sso-permission-set-creation`: not written yet.

@@ -1,0 +1,1 @@
+//! `sso-permission-set-update`: not written yet.

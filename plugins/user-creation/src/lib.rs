@@ -1,0 +1,1 @@
+//! `user-creation`: not written yet.
