@@ -1,1 +1,21 @@
-//! x
+//! iam-tracker: watches the IAM side of an AWS account.
+//!
+//! The library holds the pure domain core and the plugin host; `main.rs` is a thin CLI.
+//! See `docs/architecture.md` for the code map and the invariants.
+//!
+//! - [`event`]: one CloudTrail record, parsed once, with the getters plugins read.
+//! - [`input`]: turns files, folders, gzip and stdin into records, rejecting bad ones
+//!   one by one with the file and record named.
+//! - [`plugin`]: the wasmtime host: loading, sandboxing, calling and fault isolation.
+//! - [`dispatch`]: routes each event to the extractor and the subscribed detectors.
+//! - [`config`]: the `--config` file.
+//! - [`report`]: alerts and the run summary, and how they are printed.
+
+pub mod config;
+pub mod dispatch;
+pub mod event;
+pub mod input;
+pub mod plugin;
+pub mod report;
+
+pub use iam_tracker_plugin_sdk::Severity;

@@ -45,9 +45,15 @@ impl Detector for RootActivity {
         let mfa = event.str_field("additionalEventData.MFAUsed").unwrap_or_else(|| "unknown".into());
         let (title, message) = if failed {
             let reason = event.error_message().unwrap_or_else(|| "Failed authentication".into());
-            ("Failed Root Login", format!("Failed root console sign-in to account {account} from {ip} ({reason}); MFA used: {mfa}"))
+            (
+                "Failed Root Login",
+                format!("Failed root console sign-in to account {account} from {ip} ({reason}); MFA used: {mfa}"),
+            )
         } else {
-            ("Root Account Login", format!("Root user signed in to the console of account {account} from {ip}; MFA used: {mfa}"))
+            (
+                "Root Account Login",
+                format!("Root user signed in to the console of account {account} from {ip}; MFA used: {mfa}"),
+            )
         };
         Ok(vec![Alert::new(Severity::Critical, title, message)
             .with_context("account", account)

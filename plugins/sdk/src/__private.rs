@@ -63,8 +63,5 @@ fn alert_to_wit(a: Alert) -> w::Alert {
 pub fn detect<D: Detector>(state: &D, handle: &CloudtrailEvent) -> Result<Vec<w::Alert>, w::PluginError> {
     install_panic_hook();
     let event = Event::from_handle(handle);
-    state
-        .detect(&event)
-        .map(|alerts| alerts.into_iter().map(alert_to_wit).collect())
-        .map_err(error_to_wit)
+    state.detect(&event).map(|alerts| alerts.into_iter().map(alert_to_wit).collect()).map_err(error_to_wit)
 }

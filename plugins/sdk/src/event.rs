@@ -212,9 +212,7 @@ impl<'a> Event<'a> {
 
     /// The account being changed: `recipientAccountId`, else `userIdentity.accountId`.
     pub fn changed_account(&self) -> Option<String> {
-        self.recipient_account_id()
-            .filter(|a| !a.is_empty())
-            .or_else(|| self.account_id().filter(|a| !a.is_empty()))
+        self.recipient_account_id().filter(|a| !a.is_empty()).or_else(|| self.account_id().filter(|a| !a.is_empty()))
     }
 
     /// `eventSource` and `eventName` equal the given pair.

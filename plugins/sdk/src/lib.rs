@@ -33,10 +33,10 @@ mod types;
 
 #[cfg(target_arch = "wasm32")]
 #[doc(hidden)]
-pub mod bindings;
+pub mod __private;
 #[cfg(target_arch = "wasm32")]
 #[doc(hidden)]
-pub mod __private;
+pub mod bindings;
 
 pub use event::{Event, NativeEvent};
 pub use serde_json;
@@ -76,10 +76,7 @@ pub trait Extractor: Default {
 pub mod prelude {
     pub use crate::arn::Arn;
     pub use crate::policy::{Policy, Principal, Statement};
-    pub use crate::{
-        Alert, Detector, Event, Extractor, PluginError, PluginInfo, PluginKind, Severity,
-        Subscription,
-    };
+    pub use crate::{Alert, Detector, Event, Extractor, PluginError, PluginInfo, PluginKind, Severity, Subscription};
 }
 
 /// Export a [`Detector`] type as the plugin's `detection` interface.
@@ -103,13 +100,15 @@ macro_rules! export_detector {
                 }
                 fn configure(config: ::std::string::String) -> ::std::result::Result<(), __wit::PluginError> {
                     $crate::__private::install_panic_hook();
-                    __STATE.with(|s| $crate::Detector::configure(&mut *s.borrow_mut(), &config))
+                    __STATE
+                        .with(|s| $crate::Detector::configure(&mut *s.borrow_mut(), &config))
                         .map_err($crate::__private::error_to_wit)
                 }
-                fn detect(event: &$crate::bindings::CloudtrailEvent)
-                    -> ::std::result::Result<::std::vec::Vec<__wit::Alert>, __wit::PluginError> {
+                fn detect(
+                    event: &$crate::bindings::CloudtrailEvent,
+                ) -> ::std::result::Result<::std::vec::Vec<__wit::Alert>, __wit::PluginError> {
                     __STATE.with(|s| $crate::__private::detect(&*s.borrow(), event))
-                }
+        }
             }
             $crate::bindings::detector::__export_detector_world!(__Guest with_types_in $crate::bindings::detector);
         };
@@ -133,12 +132,13 @@ macro_rules! export_extractor {
                     $crate::__private::install_panic_hook();
                     $crate::__private::info_to_wit(<$ty as $crate::Extractor>::info())
                 }
-                fn extract_user_name(event: &$crate::bindings::CloudtrailEvent)
-                    -> ::std::option::Option<::std::string::String> {
+                fn extract_user_name(
+                    event: &$crate::bindings::CloudtrailEvent,
+                ) -> ::std::option::Option<::std::string::String> {
                     let event = $crate::Event::from_handle(event);
                     __STATE.with(|s| $crate::Extractor::extract_user_name(&*s.borrow(), &event))
                 }
-            }
+    }
             $crate::bindings::extractor::__export_extractor_world!(__Guest with_types_in $crate::bindings::extractor);
         };
     };

@@ -193,8 +193,10 @@ mod tests {
         assert_eq!(one.statements.len(), 1);
         assert!(one.statements[0].is_allow());
         assert_eq!(one.statements[0].actions, vec!["*"]);
-        let many = Policy::parse(r#"{"Statement":[{"Effect":"deny","Action":["a","b"]},{"Effect":"ALLOW","NotAction":"iam:*"}]}"#)
-            .expect("policy");
+        let many = Policy::parse(
+            r#"{"Statement":[{"Effect":"deny","Action":["a","b"]},{"Effect":"ALLOW","NotAction":"iam:*"}]}"#,
+        )
+        .expect("policy");
         assert_eq!(many.statements.len(), 2);
         assert!(!many.statements[0].is_allow());
         assert!(many.statements[1].is_allow());
@@ -215,12 +217,18 @@ mod tests {
 
     #[test]
     fn principals() {
-        let p = Policy::parse(r#"{"Statement":[{"Effect":"Allow","Principal":"*"},{"Effect":"Allow","Principal":["*"]},
+        let p = Policy::parse(
+            r#"{"Statement":[{"Effect":"Allow","Principal":"*"},{"Effect":"Allow","Principal":["*"]},
             {"Effect":"Allow","Principal":{"AWS":["arn:aws:iam::111122223333:root","*"]}},
-            {"Effect":"Allow","Principal":{"Service":"ec2.amazonaws.com"}}]}"#)
+            {"Effect":"Allow","Principal":{"Service":"ec2.amazonaws.com"}}]}"#,
+        )
         .expect("policy");
-        let w: Vec<bool> = p.statements.iter().map(|s| s.principal.as_ref().is_some_and(Principal::is_wildcard)).collect();
+        let w: Vec<bool> =
+            p.statements.iter().map(|s| s.principal.as_ref().is_some_and(Principal::is_wildcard)).collect();
         assert_eq!(w, vec![true, true, true, false]);
-        assert_eq!(p.statements[3].principal.as_ref().map(|p| p.service.clone()), Some(vec!["ec2.amazonaws.com".to_string()]));
+        assert_eq!(
+            p.statements[3].principal.as_ref().map(|p| p.service.clone()),
+            Some(vec!["ec2.amazonaws.com".to_string()])
+        );
     }
 }

@@ -108,7 +108,11 @@ pub fn compare_alerts(expected: &[ExpectedAlert], actual: &[ActualAlert]) -> Res
     }
     let got: Vec<String> =
         actual.iter().map(|a| format!("  - [{}] {} ({}): {}", a.severity, a.title, a.detector, a.message)).collect();
-    Err(format!("{}\n  got:\n{}", problems.join("\n  "), if got.is_empty() { "  (no alerts)".into() } else { got.join("\n") }))
+    Err(format!(
+        "{}\n  got:\n{}",
+        problems.join("\n  "),
+        if got.is_empty() { "  (no alerts)".into() } else { got.join("\n") }
+    ))
 }
 
 /// Compare an extractor's output with the expected user name.
@@ -127,7 +131,13 @@ pub fn cases_dir(manifest_dir: &str) -> PathBuf {
 
 fn finish(dir: &Path, count: usize, failures: Vec<String>) {
     assert!(count > 0, "no cases found in {}", dir.display());
-    assert!(failures.is_empty(), "{} of {count} case(s) failed in {}:\n{}", failures.len(), dir.display(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} of {count} case(s) failed in {}:\n{}",
+        failures.len(),
+        dir.display(),
+        failures.join("\n")
+    );
 }
 
 /// Run every case of a detector natively, honouring its subscriptions like the host does.
@@ -157,7 +167,12 @@ pub fn run_detector_cases<D: Detector>(dir: &Path) {
             match det.detect(&event) {
                 Ok(alerts) => alerts
                     .into_iter()
-                    .map(|a| ActualAlert { detector: info.id.clone(), severity: a.severity, title: a.title, message: a.message })
+                    .map(|a| ActualAlert {
+                        detector: info.id.clone(),
+                        severity: a.severity,
+                        title: a.title,
+                        message: a.message,
+                    })
                     .collect(),
                 Err(e) => {
                     failures.push(format!("case {}: detect returned an error: {e}", case.name));
