@@ -283,8 +283,10 @@ mod tests {
     fn odd_identity_shapes_are_not_fatal() {
         let ev = CloudTrailEvent::parse(r#"{"eventSource":"s","eventName":"n","userIdentity":"weird"}"#).expect("ok");
         assert_eq!(ev.identity, Identity::default());
-        let ev = CloudTrailEvent::parse(r#"{"eventSource":"s","eventName":"n","userIdentity":{"type":"Root","sessionContext":[1]}}"#)
-            .expect("ok");
+        let ev = CloudTrailEvent::parse(
+            r#"{"eventSource":"s","eventName":"n","userIdentity":{"type":"Root","sessionContext":[1]}}"#,
+        )
+        .expect("ok");
         assert_eq!(ev.identity.identity_type.as_deref(), Some("Root"));
     }
 

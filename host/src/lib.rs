@@ -9,9 +9,11 @@
 //! - [`plugin`]: the wasmtime host: loading, sandboxing, calling and fault isolation.
 //! - [`dispatch`]: routes each event to the extractor and the subscribed detectors.
 //! - [`config`]: the `--config` file.
+//! - [`detect`]: the pipeline from input bytes to alerts and a summary.
 //! - [`report`]: alerts and the run summary, and how they are printed.
 
 pub mod config;
+pub mod detect;
 pub mod dispatch;
 pub mod event;
 pub mod input;

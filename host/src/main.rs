@@ -1,1 +1,341 @@
-fn main() {}
+//! The `iam-tracker` command line. Parses flags, calls the library, and decides exit codes:
+//! 0 all good, 1 finished with rejected records or plugin faults (or failed cases),
+//! 2 could not run.
+
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use iam_tracker::config::Config;
+use iam_tracker::detect;
+use iam_tracker::dispatch::{self, Dispatcher, LoadOptions};
+use iam_tracker::event::CloudTrailEvent;
+use iam_tracker::input::{Origin, Position};
+use iam_tracker::plugin::{self, Limits};
+use iam_tracker::report::{AlertWriter, Format, Summary};
+use iam_tracker_plugin_sdk::testing::{self, ActualAlert};
+use iam_tracker_plugin_sdk::PluginKind;
+
+#[derive(Parser)]
+#[command(
+    name = "iam-tracker",
+    version,
+    about = "Watch the IAM side of an AWS account: CloudTrail events through WebAssembly detectors"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(clap::Args, Clone)]
+struct PluginArgs {
+    /// Folder of third-party plugin components (`X.wasm`, optional `X.cwasm`); repeatable.
+    #[arg(long = "plugin-dir", value_name = "DIR")]
+    plugin_dirs: Vec<PathBuf>,
+    /// Config file (TOML): global settings and per-detector settings.
+    #[arg(long, value_name = "FILE", env = "IAM_TRACKER_CONFIG")]
+    config: Option<PathBuf>,
+    /// Memory cap per plugin, in MiB.
+    #[arg(long, value_name = "MIB", default_value_t = 64)]
+    plugin_memory_mib: usize,
+    /// Wall-clock deadline per plugin call, in milliseconds.
+    #[arg(long, value_name = "MS", default_value_t = 100)]
+    plugin_timeout_ms: u64,
+    /// Traps in a row after which a plugin is disabled for the run.
+    #[arg(long, value_name = "K", default_value_t = 3)]
+    max_plugin_faults: u32,
+}
+
+impl PluginArgs {
+    fn load_options(&self, only: Vec<String>, no_builtins: bool) -> anyhow::Result<LoadOptions> {
+        let config = match &self.config {
+            Some(p) => Config::load(p)?,
+            None => Config::default(),
+        };
+        Ok(LoadOptions {
+            plugin_dirs: self.plugin_dirs.clone(),
+            only,
+            no_builtins,
+            config,
+            limits: Limits {
+                memory_bytes: self.plugin_memory_mib << 20,
+                call_timeout: Duration::from_millis(self.plugin_timeout_ms),
+                max_consecutive_faults: self.max_plugin_faults.max(1),
+            },
+        })
+    }
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the detectors over CloudTrail records (files, folders, gzip, `-` for stdin).
+    Detect {
+        /// Inputs: a record, an array, a trail file ({"Records": [...]}), JSON Lines, gzip of
+        /// any of these, folders (recursive), or `-` for stdin.
+        #[arg(value_name = "PATH|-", required = true)]
+        paths: Vec<PathBuf>,
+        /// Output format (text is coloured on a terminal).
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+        /// Run only this detector; repeatable.
+        #[arg(long = "only", value_name = "ID")]
+        only: Vec<String>,
+        /// Largest accepted record, in bytes.
+        #[arg(long, value_name = "BYTES", default_value_t = iam_tracker::event::DEFAULT_MAX_RECORD_BYTES)]
+        max_record_bytes: usize,
+        #[command(flatten)]
+        plugins: PluginArgs,
+    },
+    /// List or test plugins.
+    Plugins {
+        #[command(subcommand)]
+        command: PluginsCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum PluginsCommand {
+    /// List the loaded plugins.
+    List {
+        #[arg(long, value_enum, default_value_t = ListFormat::Text)]
+        format: ListFormat,
+        #[command(flatten)]
+        plugins: PluginArgs,
+    },
+    /// Run a component (or every component in a folder) against test cases.
+    Test {
+        /// A component (`.wasm`) or a folder of components.
+        #[arg(value_name = "PLUGIN.wasm|DIR")]
+        plugin: PathBuf,
+        /// Folder of cases: `<name>.json` records with `<name>.expected.json` results.
+        #[arg(long, value_name = "DIR")]
+        cases: PathBuf,
+        #[command(flatten)]
+        plugins: PluginArgs,
+    },
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum ListFormat {
+    Text,
+    Json,
+}
+
+fn main() -> ExitCode {
+    init_logging();
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            eprintln!("iam-tracker: error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("IAM_TRACKER_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false).init();
+}
+
+fn run(cli: Cli) -> anyhow::Result<u8> {
+    match cli.command {
+        Command::Detect { paths, format, only, max_record_bytes, plugins } => {
+            detect_cmd(&paths, format, only, max_record_bytes, &plugins)
+        }
+        Command::Plugins { command: PluginsCommand::List { format, plugins } } => list_cmd(format, &plugins),
+        Command::Plugins { command: PluginsCommand::Test { plugin, cases, plugins } } => {
+            test_cmd(&plugin, &cases, &plugins)
+        }
+    }
+}
+
+fn load(opts: &LoadOptions) -> anyhow::Result<Dispatcher> {
+    let started = Instant::now();
+    let d = dispatch::load(opts)?;
+    tracing::debug!(elapsed_ms = started.elapsed().as_secs_f64() * 1000.0, "plugins ready");
+    if std::env::var_os("IAM_TRACKER_TIMINGS").is_some() {
+        eprintln!("timing: plugins ready in {:.2} ms", started.elapsed().as_secs_f64() * 1000.0);
+    }
+    Ok(d)
+}
+
+fn detect_cmd(
+    paths: &[PathBuf],
+    format: Format,
+    only: Vec<String>,
+    max_record_bytes: usize,
+    plugins: &PluginArgs,
+) -> anyhow::Result<u8> {
+    let opts = plugins.load_options(only, false)?;
+    let mut d = load(&opts)?;
+    if !d.has_extractor() {
+        anyhow::bail!("no user-name extractor is loaded (is `user-name` disabled in the config?)");
+    }
+    let stdout = std::io::stdout();
+    let color = stdout.is_terminal() && std::env::var_os("NO_COLOR").is_none();
+    let mut writer = AlertWriter::new(std::io::BufWriter::new(stdout.lock()), format, color);
+    let mut write_err = None;
+    let summary = detect::run_paths(&mut d, paths, &detect::Options { max_record_bytes }, &mut |a| {
+        if write_err.is_none() {
+            if let Err(e) = writer.write(&a) {
+                write_err = Some(e);
+            }
+        }
+    });
+    if let Some(e) = write_err {
+        if e.kind() != std::io::ErrorKind::BrokenPipe {
+            return Err(e).context("cannot write alerts");
+        }
+    }
+    writer.finish().context("cannot write alerts")?;
+    let stderr = std::io::stderr();
+    let color = stderr.is_terminal() && std::env::var_os("NO_COLOR").is_none();
+    summary.print(&mut stderr.lock(), color)?;
+    Ok(summary.exit_code() as u8)
+}
+
+fn list_cmd(format: ListFormat, plugins: &PluginArgs) -> anyhow::Result<u8> {
+    let opts = plugins.load_options(Vec::new(), false)?;
+    let d = load(&opts)?;
+    let rows: Vec<serde_json::Value> = d
+        .plugins()
+        .map(|p| {
+            serde_json::json!({
+                "id": p.info.id,
+                "kind": p.info.kind,
+                "version": p.info.version,
+                "interface_version": p.load.interface_version,
+                "default_severity": p.info.default_severity,
+                "subscriptions": p.info.subscriptions.iter().map(|s| format!("{}/{}", s.event_source, s.event_name)).collect::<Vec<_>>(),
+                "source": p.source.to_string(),
+                "precompiled": p.load.precompiled,
+            })
+        })
+        .collect();
+    let mut out = std::io::stdout().lock();
+    match format {
+        ListFormat::Json => writeln!(out, "{}", serde_json::to_string_pretty(&rows)?)?,
+        ListFormat::Text => {
+            writeln!(
+                out,
+                "{:<30} {:<9} {:<8} {:<9} {:<8} {:<10} SUBSCRIPTIONS",
+                "ID", "KIND", "VERSION", "INTERFACE", "SEVERITY", "SOURCE"
+            )?;
+            for p in d.plugins() {
+                let subs: Vec<String> = p
+                    .info
+                    .subscriptions
+                    .iter()
+                    .map(|s| format!("{}/{}", s.event_source.trim_end_matches(".amazonaws.com"), s.event_name))
+                    .collect();
+                writeln!(
+                    out,
+                    "{:<30} {:<9} {:<8} {:<9} {:<8} {:<10} {}",
+                    p.info.id,
+                    format!("{:?}", p.info.kind).to_lowercase(),
+                    p.info.version,
+                    p.load.interface_version,
+                    p.info.default_severity.as_str(),
+                    p.source.to_string(),
+                    subs.join(", ")
+                )?;
+            }
+        }
+    }
+    Ok(0)
+}
+
+fn test_cmd(plugin: &std::path::Path, cases_dir: &std::path::Path, plugins: &PluginArgs) -> anyhow::Result<u8> {
+    let cases = testing::load_cases(cases_dir).map_err(anyhow::Error::msg)?;
+    if cases.is_empty() {
+        anyhow::bail!("{}: no cases found (expected <name>.json with <name>.expected.json)", cases_dir.display());
+    }
+    let mut opts = plugins.load_options(Vec::new(), true)?;
+    // Test exactly the given component(s); keep the built-in extractor so detectors see
+    // the same actor as in production.
+    let dir = if plugin.is_dir() {
+        plugin.to_path_buf()
+    } else {
+        let tmp = std::env::temp_dir().join(format!("iam-tracker-test-{}", std::process::id()));
+        std::fs::create_dir_all(&tmp)?;
+        let stem = plugin.file_stem().and_then(|s| s.to_str()).unwrap_or("plugin");
+        std::fs::copy(plugin, tmp.join(format!("{stem}.wasm")))
+            .with_context(|| format!("cannot read {}", plugin.display()))?;
+        let cw = plugin.with_extension("cwasm");
+        if cw.exists() {
+            std::fs::copy(&cw, tmp.join(format!("{stem}.cwasm")))?;
+        }
+        tmp
+    };
+    opts.plugin_dirs = vec![dir];
+    let host = plugin::PluginHost::new(opts.limits.clone())?;
+    let config_for = |id: &str| opts.config.plugin_config(id);
+    let under_test = host.load_dir(&opts.plugin_dirs[0], &config_for)?;
+    if under_test.is_empty() {
+        anyhow::bail!("{}: no components found", plugin.display());
+    }
+    let ids: Vec<String> = under_test.iter().map(|p| p.id().to_string()).collect();
+    let kinds: Vec<PluginKind> = under_test.iter().map(|p| p.kind()).collect();
+    let mut all = under_test;
+    if !kinds.contains(&PluginKind::Extractor) {
+        all.extend(host.load_builtins(&config_for)?.into_iter().filter(|p| p.kind() == PluginKind::Extractor));
+    }
+    let mut d = Dispatcher::new(all)?;
+    let mut failed = 0usize;
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "{:<6} CASE", "RESULT")?;
+    for case in &cases {
+        let result = run_case(&mut d, &ids, &kinds, case);
+        match result {
+            Ok(()) => writeln!(out, "{:<6} {}", "pass", case.name)?,
+            Err(diff) => {
+                failed += 1;
+                writeln!(out, "{:<6} {}", "FAIL", case.name)?;
+                for line in diff.lines() {
+                    writeln!(out, "         {line}")?;
+                }
+            }
+        }
+    }
+    writeln!(out, "{} passed, {} failed", cases.len() - failed, failed)?;
+    Ok(if failed > 0 { 1 } else { 0 })
+}
+
+fn run_case(d: &mut Dispatcher, ids: &[String], kinds: &[PluginKind], case: &testing::Case) -> Result<(), String> {
+    let ev = CloudTrailEvent::parse(&case.record).map_err(|e| format!("record rejected by the host: {e}"))?;
+    let origin = Origin { file: case.record_path.display().to_string(), position: Position::Record(0) };
+    let mut alerts = Vec::new();
+    let mut summary = Summary::default();
+    let ev = Arc::new(ev);
+    detect::process_event(d, ev.clone(), &origin, &mut |a| alerts.push(a), &mut summary);
+    if let Some(f) = summary.faults.iter().find(|f| ids.contains(&f.plugin)) {
+        return Err(format!("plugin {} faulted: {}: {}", f.plugin, f.kind, f.message));
+    }
+    if let Some(expected) = &case.expected.alerts {
+        let actual: Vec<ActualAlert> = alerts
+            .iter()
+            .filter(|a| ids.contains(&a.detector))
+            .map(|a| ActualAlert {
+                detector: a.detector.clone(),
+                severity: a.severity,
+                title: a.title.clone(),
+                message: a.message.clone(),
+            })
+            .collect();
+        testing::compare_alerts(expected, &actual)?;
+    }
+    if let Some(expected) = &case.expected.user_name {
+        if !kinds.contains(&PluginKind::Extractor) {
+            return Err("case expects a user_name but no extractor is under test".into());
+        }
+        let name = d.extract_only(ev).map_err(|f| format!("extractor faulted: {}: {}", f.kind.as_str(), f.message))?;
+        testing::compare_user_name(expected, name.as_deref())?;
+    }
+    Ok(())
+}

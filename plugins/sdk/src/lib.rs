@@ -108,9 +108,9 @@ macro_rules! export_detector {
                     event: &$crate::bindings::CloudtrailEvent,
                 ) -> ::std::result::Result<::std::vec::Vec<__wit::Alert>, __wit::PluginError> {
                     __STATE.with(|s| $crate::__private::detect(&*s.borrow(), event))
-        }
+                }
             }
-            $crate::bindings::detector::__export_detector_world!(__Guest with_types_in $crate::bindings::detector);
+    $crate::bindings::detector::__export_detector_world!(__Guest with_types_in $crate::bindings::detector);
         };
     };
 }
@@ -138,8 +138,8 @@ macro_rules! export_extractor {
                     let event = $crate::Event::from_handle(event);
                     __STATE.with(|s| $crate::Extractor::extract_user_name(&*s.borrow(), &event))
                 }
-    }
-            $crate::bindings::extractor::__export_extractor_world!(__Guest with_types_in $crate::bindings::extractor);
+            }
+    $crate::bindings::extractor::__export_extractor_world!(__Guest with_types_in $crate::bindings::extractor);
         };
     };
 }

@@ -1,0 +1,235 @@
+//! Reading CloudTrail records from files, folders, gzip and stdin.
+//!
+//! Accepted shapes, per file (gzip or not): a single record, a JSON array of records, a
+//! trail log file (`{"Records": [...]}`) and JSON Lines. Folders are walked recursively in
+//! name order. A bad record is rejected alone, named by file and record index; a file that
+//! cannot be read or parsed at all is one rejection naming the file.
+
+use std::fmt;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+use serde_json::value::RawValue;
+
+/// Where a record came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Origin {
+    /// File path, or `-` for stdin.
+    pub file: String,
+    /// Position: element index for arrays and trail files, line number for JSON Lines.
+    pub position: Position,
+}
+
+/// A record's position within its file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Position {
+    /// Element index (0-based) in `Records` or an array; 0 for a single-record file.
+    Record(usize),
+    /// Line number (1-based) in a JSON Lines file.
+    Line(usize),
+    /// The file as a whole (it could not be read or split into records).
+    File,
+}
+
+impl fmt::Display for Origin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.position {
+            Position::Record(i) => write!(f, "{} record {i}", self.file),
+            Position::Line(n) => write!(f, "{} line {n}", self.file),
+            Position::File => write!(f, "{}", self.file),
+        }
+    }
+}
+
+/// Something the reader hands to its consumer.
+pub enum Item<'a> {
+    /// The text of one record (not yet validated as a CloudTrail record).
+    Record(&'a str),
+    /// A problem that rejects this record or file.
+    Rejected(String),
+}
+
+#[derive(Deserialize)]
+struct TrailFile<'a> {
+    #[serde(rename = "Records", borrow)]
+    records: Vec<&'a RawValue>,
+}
+
+/// Expand paths into files: folders recursively (sorted), `-` as stdin.
+/// Unreadable paths are returned as errors alongside.
+pub fn expand_paths(paths: &[PathBuf]) -> (Vec<PathBuf>, Vec<(String, String)>) {
+    let mut files = Vec::new();
+    let mut errors = Vec::new();
+    for p in paths {
+        walk(p, &mut files, &mut errors);
+    }
+    (files, errors)
+}
+
+fn walk(p: &Path, files: &mut Vec<PathBuf>, errors: &mut Vec<(String, String)>) {
+    if p.as_os_str() == "-" {
+        files.push(p.to_path_buf());
+        return;
+    }
+    match std::fs::metadata(p) {
+        Ok(m) if m.is_dir() => match std::fs::read_dir(p) {
+            Ok(entries) => {
+                let mut children: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
+                children.sort();
+                for c in children {
+                    let hidden = c.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with('.'));
+                    if !hidden {
+                        walk(&c, files, errors);
+                    }
+                }
+            }
+            Err(e) => errors.push((p.display().to_string(), format!("cannot read folder: {e}"))),
+        },
+        Ok(_) => files.push(p.to_path_buf()),
+        Err(e) => errors.push((p.display().to_string(), format!("cannot read: {e}"))),
+    }
+}
+
+/// Read a file (or stdin for `-`), gunzipping when it starts with the gzip magic.
+pub fn read_text(path: &Path) -> Result<String, String> {
+    let mut bytes = Vec::new();
+    if path.as_os_str() == "-" {
+        std::io::stdin().read_to_end(&mut bytes).map_err(|e| format!("cannot read stdin: {e}"))?;
+    } else {
+        bytes = std::fs::read(path).map_err(|e| format!("cannot read: {e}"))?;
+    }
+    decode(bytes)
+}
+
+/// Gunzip if needed, then check UTF-8.
+pub fn decode(bytes: Vec<u8>) -> Result<String, String> {
+    let bytes = if bytes.starts_with(&[0x1f, 0x8b]) {
+        let mut out = Vec::new();
+        flate2::read::MultiGzDecoder::new(&bytes[..])
+            .read_to_end(&mut out)
+            .map_err(|e| format!("corrupt gzip data: {e}"))?;
+        out
+    } else {
+        bytes
+    };
+    String::from_utf8(bytes).map_err(|e| format!("not UTF-8 text: {e}"))
+}
+
+/// Split one file's text into records, calling `f` for each record or rejection.
+/// Returns how many records (good or bad) were found.
+pub fn split_records(text: &str, mut f: impl FnMut(Position, Item<'_>)) -> usize {
+    let trimmed = text.trim_start_matches('\u{feff}').trim();
+    if trimmed.is_empty() {
+        return 0;
+    }
+    match serde_json::from_str::<&RawValue>(trimmed) {
+        Ok(whole) => {
+            let body = whole.get();
+            if body.starts_with('[') {
+                match serde_json::from_str::<Vec<&RawValue>>(body) {
+                    Ok(items) => emit_all(&items, &mut f),
+                    Err(e) => {
+                        f(Position::File, Item::Rejected(format!("not a JSON array of records: {e}")));
+                        1
+                    }
+                }
+            } else if body.starts_with('{') && has_records_key(body) {
+                match serde_json::from_str::<TrailFile>(body) {
+                    Ok(t) => emit_all(&t.records, &mut f),
+                    Err(e) => {
+                        f(Position::File, Item::Rejected(format!("`Records` is not a list of records: {e}")));
+                        1
+                    }
+                }
+            } else {
+                f(Position::Record(0), Item::Record(body));
+                1
+            }
+        }
+        Err(whole_err) => {
+            // Not one JSON value: JSON Lines if the first line stands on its own.
+            let first = trimmed.lines().next().unwrap_or_default();
+            if serde_json::from_str::<&RawValue>(first.trim()).is_err() {
+                f(Position::File, Item::Rejected(format!("not valid JSON: {whole_err}")));
+                return 1;
+            }
+            let mut n = 0;
+            for (i, line) in text.lines().enumerate() {
+                let line = line.trim();
+                if line.is_empty() {
+                    continue;
+                }
+                n += 1;
+                match serde_json::from_str::<&RawValue>(line) {
+                    Ok(v) => f(Position::Line(i + 1), Item::Record(v.get())),
+                    Err(e) => f(Position::Line(i + 1), Item::Rejected(format!("not valid JSON: {e}"))),
+                }
+            }
+            n
+        }
+    }
+}
+
+fn emit_all(items: &[&RawValue], f: &mut impl FnMut(Position, Item<'_>)) -> usize {
+    for (i, r) in items.iter().enumerate() {
+        f(Position::Record(i), Item::Record(r.get()));
+    }
+    items.len()
+}
+
+fn has_records_key(object: &str) -> bool {
+    #[derive(Deserialize)]
+    struct Probe {
+        #[serde(rename = "Records", default)]
+        records: Option<serde::de::IgnoredAny>,
+    }
+    serde_json::from_str::<Probe>(object).ok().and_then(|p| p.records).is_some()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn collect(text: &str) -> Vec<(Position, Result<String, String>)> {
+        let mut out = Vec::new();
+        split_records(text, |p, item| {
+            out.push((
+                p,
+                match item {
+                    Item::Record(r) => Ok(r.to_string()),
+                    Item::Rejected(e) => Err(e),
+                },
+            ))
+        });
+        out
+    }
+
+    #[test]
+    fn all_shapes() {
+        assert_eq!(collect(r#"{"eventSource":"a"}"#).len(), 1);
+        assert_eq!(collect(r#"[{"a":1},{"b":2}]"#).len(), 2);
+        let trail = collect(r#"{"Records":[{"a":1},{"b":2},{"c":3}]}"#);
+        assert_eq!(trail.len(), 3);
+        assert_eq!(trail[2].0, Position::Record(2));
+        let lines = collect("{\"a\":1}\n\n{\"b\":2}\n{bad\n");
+        assert_eq!(lines.len(), 3);
+        assert_eq!(lines[1].0, Position::Line(3));
+        assert!(matches!(&lines[2], (Position::Line(4), Err(e)) if e.contains("not valid JSON")));
+        assert!(collect("   ").is_empty());
+        let broken = collect("{\n  \"Records\": [\n {\"a\": }\n]}");
+        assert!(matches!(&broken[..], [(Position::File, Err(e))] if e.contains("line 3")), "{broken:?}");
+    }
+
+    #[test]
+    fn gzip_round_trip_and_corruption() {
+        use std::io::Write;
+        let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        enc.write_all(b"{\"Records\":[]}").expect("write");
+        let gz = enc.finish().expect("finish");
+        assert_eq!(decode(gz.clone()).as_deref(), Ok("{\"Records\":[]}"));
+        let mut bad = gz;
+        bad.truncate(12);
+        assert!(decode(bad).is_err_and(|e| e.contains("corrupt gzip")));
+    }
+}
