@@ -29,11 +29,12 @@ pub fn run_paths(
     sink: &mut dyn FnMut(RaisedAlert),
 ) -> Summary {
     let mut summary = Summary::default();
-    let (files, errors) = input::expand_paths(paths);
-    for (path, reason) in errors {
+    let expanded = input::expand_paths(paths);
+    for (path, reason) in expanded.errors {
         summary.reject(path, reason);
     }
-    for file in files {
+    summary.skipped_files = expanded.skipped.iter().map(|p| p.display().to_string()).collect();
+    for file in expanded.files {
         let label = if file.as_os_str() == "-" { "-".to_string() } else { file.display().to_string() };
         match input::read_text(&file) {
             Ok(text) => run_text(dispatcher, &label, &text, opts, sink, &mut summary),

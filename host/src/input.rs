@@ -56,20 +56,37 @@ struct TrailFile<'a> {
     records: Vec<&'a RawValue>,
 }
 
-/// Expand paths into files: folders recursively (sorted), `-` as stdin.
-/// Unreadable paths are returned as errors alongside.
-pub fn expand_paths(paths: &[PathBuf]) -> (Vec<PathBuf>, Vec<(String, String)>) {
-    let mut files = Vec::new();
-    let mut errors = Vec::new();
-    for p in paths {
-        walk(p, &mut files, &mut errors);
-    }
-    (files, errors)
+/// File names a folder walk picks up; other files in folders are listed as skipped.
+pub const RECORD_FILE_SUFFIXES: &[&str] = &[".json", ".json.gz", ".jsonl", ".jsonl.gz", ".ndjson", ".ndjson.gz"];
+
+/// Paths expanded into files.
+#[derive(Debug, Default)]
+pub struct Expanded {
+    pub files: Vec<PathBuf>,
+    /// Paths that could not be read: (path, reason).
+    pub errors: Vec<(String, String)>,
+    /// Files inside folders that are not record files (by name).
+    pub skipped: Vec<PathBuf>,
 }
 
-fn walk(p: &Path, files: &mut Vec<PathBuf>, errors: &mut Vec<(String, String)>) {
+/// Expand paths into files: folders recursively (sorted, record files only), `-` as stdin.
+/// Paths named explicitly are always read.
+pub fn expand_paths(paths: &[PathBuf]) -> Expanded {
+    let mut out = Expanded::default();
+    for p in paths {
+        walk(p, true, &mut out);
+    }
+    out
+}
+
+fn is_record_file(p: &Path) -> bool {
+    let name = p.file_name().and_then(|n| n.to_str()).unwrap_or_default().to_ascii_lowercase();
+    RECORD_FILE_SUFFIXES.iter().any(|s| name.ends_with(s))
+}
+
+fn walk(p: &Path, explicit: bool, out: &mut Expanded) {
     if p.as_os_str() == "-" {
-        files.push(p.to_path_buf());
+        out.files.push(p.to_path_buf());
         return;
     }
     match std::fs::metadata(p) {
@@ -80,14 +97,15 @@ fn walk(p: &Path, files: &mut Vec<PathBuf>, errors: &mut Vec<(String, String)>) 
                 for c in children {
                     let hidden = c.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with('.'));
                     if !hidden {
-                        walk(&c, files, errors);
+                        walk(&c, false, out);
                     }
                 }
             }
-            Err(e) => errors.push((p.display().to_string(), format!("cannot read folder: {e}"))),
+            Err(e) => out.errors.push((p.display().to_string(), format!("cannot read folder: {e}"))),
         },
-        Ok(_) => files.push(p.to_path_buf()),
-        Err(e) => errors.push((p.display().to_string(), format!("cannot read: {e}"))),
+        Ok(_) if explicit || is_record_file(p) => out.files.push(p.to_path_buf()),
+        Ok(_) => out.skipped.push(p.to_path_buf()),
+        Err(e) => out.errors.push((p.display().to_string(), format!("cannot read: {e}"))),
     }
 }
 

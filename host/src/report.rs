@@ -64,6 +64,8 @@ pub struct Summary {
     pub records_read: u64,
     pub records_rejected: u64,
     pub rejections: Vec<Rejection>,
+    /// Files in input folders that were not read (not named like record files).
+    pub skipped_files: Vec<String>,
     pub alerts: u64,
     pub alerts_by_severity: BTreeMap<Severity, u64>,
     pub plugin_faults: u64,
@@ -109,6 +111,14 @@ impl Summary {
         }
         if self.records_rejected as usize > self.rejections.len() {
             writeln!(w, "  ... and {} more rejections", self.records_rejected as usize - self.rejections.len())?;
+        }
+        if !self.skipped_files.is_empty() {
+            writeln!(
+                w,
+                "skipped {} file(s) in folders that are not .json/.jsonl/.gz record files: {}",
+                self.skipped_files.len(),
+                self.skipped_files.join(", ")
+            )?;
         }
         let by: Vec<String> = self.alerts_by_severity.iter().rev().map(|(s, n)| format!("{s} {n}")).collect();
         if by.is_empty() {

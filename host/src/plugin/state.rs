@@ -74,7 +74,7 @@ impl event::Host for PluginState {}
 macro_rules! opt_getters {
     ($($name:ident => |$e:ident| $body:expr;)*) => {
         $(
-            fn $name(&mut self, _self: Resource<CloudtrailEvent>) -> Option<String> {
+            fn $name(&mut self, _event: Resource<CloudtrailEvent>) -> Option<String> {
                 self.with(|$e| $body).flatten()
             }
         )*
@@ -82,11 +82,11 @@ macro_rules! opt_getters {
 }
 
 impl event::HostCloudtrailEvent for PluginState {
-    fn event_source(&mut self, _self: Resource<CloudtrailEvent>) -> String {
+    fn event_source(&mut self, _event: Resource<CloudtrailEvent>) -> String {
         self.with(|e| e.event_source.clone()).unwrap_or_default()
     }
 
-    fn event_name(&mut self, _self: Resource<CloudtrailEvent>) -> String {
+    fn event_name(&mut self, _event: Resource<CloudtrailEvent>) -> String {
         self.with(|e| e.event_name.clone()).unwrap_or_default()
     }
 
@@ -108,15 +108,15 @@ impl event::HostCloudtrailEvent for PluginState {
         session_issuer_arn => |e| e.identity.session_issuer_arn.clone();
     }
 
-    fn actor(&mut self, _self: Resource<CloudtrailEvent>) -> Option<String> {
+    fn actor(&mut self, _event: Resource<CloudtrailEvent>) -> Option<String> {
         self.current.as_ref().and_then(|c| c.actor.as_deref().map(str::to_string))
     }
 
-    fn field(&mut self, _self: Resource<CloudtrailEvent>, path: String) -> Option<String> {
+    fn field(&mut self, _event: Resource<CloudtrailEvent>, path: String) -> Option<String> {
         self.with(|e| e.field(&path)).flatten()
     }
 
-    fn raw_json(&mut self, _self: Resource<CloudtrailEvent>) -> String {
+    fn raw_json(&mut self, _event: Resource<CloudtrailEvent>) -> String {
         self.with(|e| e.raw_json().to_string()).unwrap_or_default()
     }
 

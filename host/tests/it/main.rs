@@ -1,1 +1,9 @@
-//! x
+//! Host integration tests: the real wasmtime host running the real built components.
+//!
+//! They need `cargo xtask build-plugins` to have run (the README's test command does it).
+
+mod cases;
+mod cli;
+mod faults;
+mod loading;
+mod support;
