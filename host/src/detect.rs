@@ -104,6 +104,10 @@ pub fn process_event(
         });
     }
     for (detector, a) in outcome.alerts {
+        if let Some(ex) = dispatcher.excluded_by(&detector, &ev, &outcome.user_name) {
+            summary.exclude(ex.describe());
+            continue;
+        }
         summary.alert(a.severity);
         let dedup_key =
             a.dedup_key.unwrap_or_else(|| format!("{detector}:{}", ev.event_id.as_deref().unwrap_or_default()));

@@ -23,6 +23,8 @@ pub struct Outcome {
 
 /// The loaded plugins and the routing index.
 pub struct Dispatcher {
+    /// Alert exclusions from the config.
+    pub exclusions: Vec<crate::config::Exclusion>,
     extractor: Option<Plugin>,
     detectors: Vec<Plugin>,
     routes: HashMap<String, HashMap<String, Rc<[usize]>>>,
@@ -56,7 +58,7 @@ impl Dispatcher {
                 PluginKind::Detector => detectors.push(p),
             }
         }
-        Ok(Dispatcher { extractor, detectors, routes: HashMap::new() })
+        Ok(Dispatcher { exclusions: Vec::new(), extractor, detectors, routes: HashMap::new() })
     }
 
     /// Keep only the named detectors (`--only`). Unknown ids are an error.
@@ -97,6 +99,16 @@ impl Dispatcher {
             .collect();
         self.routes.entry(source.to_string()).or_default().insert(name.to_string(), hits.clone());
         hits
+    }
+
+    /// The first exclusion that suppresses an alert from `detector` on `event`.
+    pub fn excluded_by(
+        &self,
+        detector: &str,
+        event: &CloudTrailEvent,
+        user_name: &str,
+    ) -> Option<&crate::config::Exclusion> {
+        self.exclusions.iter().find(|e| e.matches(detector, event, user_name))
     }
 
     /// Run only the extractor (`Ok(None)` when there is none or it returned none).
@@ -152,12 +164,16 @@ pub fn load(opts: &LoadOptions) -> Result<Dispatcher, LoadError> {
     let config_for = |id: &str| opts.config.plugin_config(id);
     let mut plugins = Vec::new();
     if !opts.no_builtins {
-        plugins.extend(host.load_builtins(&config_for)?.into_iter().filter(|p| !opts.config.is_disabled(p.id())));
+        plugins.extend(host.load_builtins(&config_for)?);
     }
     for dir in &opts.plugin_dirs {
-        plugins.extend(host.load_dir(dir, &config_for)?.into_iter().filter(|p| !opts.config.is_disabled(p.id())));
+        plugins.extend(host.load_dir(dir, &config_for)?);
     }
-    let mut d = Dispatcher::new(plugins)?;
+    let known: Vec<&str> = plugins.iter().map(Plugin::id).collect();
+    opts.config.check_ids(&known).map_err(|detail| LoadError::ConfigIds { detail })?;
+    let plugins = plugins.into_iter().filter(|p| !opts.config.is_disabled(p.id()) || p.kind() == PluginKind::Extractor);
+    let mut d = Dispatcher::new(plugins.collect())?;
+    d.exclusions = opts.config.exclusions.clone();
     d.retain_only(&opts.only)?;
     Ok(d)
 }

@@ -68,6 +68,9 @@ pub struct Summary {
     pub skipped_files: Vec<String>,
     pub alerts: u64,
     pub alerts_by_severity: BTreeMap<Severity, u64>,
+    /// Alerts suppressed by config exclusions, counted per exclusion.
+    pub alerts_excluded: u64,
+    pub excluded_by: BTreeMap<String, u64>,
     pub plugin_faults: u64,
     pub faults: Vec<FaultRecord>,
     pub plugins: Vec<PluginLine>,
@@ -86,6 +89,11 @@ impl Summary {
         if self.faults.len() < DETAIL_LIMIT {
             self.faults.push(f);
         }
+    }
+
+    pub fn exclude(&mut self, exclusion: String) {
+        self.alerts_excluded += 1;
+        *self.excluded_by.entry(exclusion).or_default() += 1;
     }
 
     pub fn alert(&mut self, severity: Severity) {
@@ -125,6 +133,10 @@ impl Summary {
             writeln!(w, "alerts: 0")?;
         } else {
             writeln!(w, "alerts: {} ({})", self.alerts, by.join(", "))?;
+        }
+        if self.alerts_excluded > 0 {
+            let by: Vec<String> = self.excluded_by.iter().map(|(e, n)| format!("{e}: {n}")).collect();
+            writeln!(w, "alerts excluded by config: {} ({})", self.alerts_excluded, by.join(", "))?;
         }
         writeln!(w, "plugin faults: {}", self.plugin_faults)?;
         for f in &self.faults {

@@ -100,6 +100,8 @@ pub enum LoadError {
     MissingBuiltin { id: String },
     #[error("--only {id:?}: no such detector (loaded: {available})")]
     UnknownOnly { id: String, available: String },
+    #[error("config: {detail}")]
+    ConfigIds { detail: String },
     #[error("{dir}: cannot read plugin folder: {detail}")]
     PluginDir { dir: String, detail: String },
 }

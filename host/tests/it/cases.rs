@@ -118,17 +118,22 @@ fn wasm_and_native_rules_agree_on_messages() {
     let mut d = load_builtins();
     for case in testing::load_cases(&dir).expect("cases") {
         let native = iam_tracker_plugin_sdk::NativeEvent::from_json(&case.record).expect("json");
-        let native_alerts = <iam_tracker_plugin_root_activity::RootActivity as iam_tracker_plugin_sdk::Detector>::detect(
-            &Default::default(),
-            &native.event(),
-        )
-        .expect("native detect");
+        let native_alerts =
+            <iam_tracker_plugin_root_activity::RootActivity as iam_tracker_plugin_sdk::Detector>::detect(
+                &Default::default(),
+                &native.event(),
+            )
+            .expect("native detect");
         let (wasm_alerts, _) = crate::support::run_record(&mut d, &case.record);
-        let wasm: Vec<(String, String)> =
-            wasm_alerts.iter().filter(|a| a.detector == "root-activity").map(|a| (a.title.clone(), a.message.clone())).collect();
+        let wasm: Vec<(String, String)> = wasm_alerts
+            .iter()
+            .filter(|a| a.detector == "root-activity")
+            .map(|a| (a.title.clone(), a.message.clone()))
+            .collect();
         let native: Vec<(String, String)> = native_alerts.into_iter().map(|a| (a.title, a.message)).collect();
         assert_eq!(wasm, native, "case {}", case.name);
-        let wasm_user = d.extract_only(Arc::new(CloudTrailEvent::parse(&case.record).expect("parse"))).expect("extract");
+        let wasm_user =
+            d.extract_only(Arc::new(CloudTrailEvent::parse(&case.record).expect("parse"))).expect("extract");
         let native_user = iam_tracker_plugin_sdk::identity::extract_user_name(
             &iam_tracker_plugin_sdk::NativeEvent::from_json(&case.record).expect("json").event(),
         );

@@ -35,8 +35,17 @@ fn sample_trail_raises_one_alert_per_detector_and_exits_0() {
     assert_eq!(alerts.len(), 14);
     for a in &alerts {
         for key in [
-            "event_id", "event_time", "event_source", "event_name", "user_name", "detector", "severity", "title", "message",
-            "dedup_key", "source",
+            "event_id",
+            "event_time",
+            "event_source",
+            "event_name",
+            "user_name",
+            "detector",
+            "severity",
+            "title",
+            "message",
+            "dedup_key",
+            "source",
         ] {
             assert!(a.get(key).is_some_and(|v| !v.is_null()), "missing {key} in {a}");
         }
@@ -52,8 +61,10 @@ fn bad_records_are_rejected_alone_and_exit_1() {
     let p = dir.path();
     let login = root_login();
     std::fs::write(p.join("a.jsonl"), format!("{login}\n{{broken\n[1,2]\n")).expect("write");
-    std::fs::write(p.join("b.json"), format!("{{\"Records\": [{login}, \"text\", {{\"eventName\": \"X\"}}]}}")).expect("write");
-    let huge = format!(r#"{{"eventSource":"iam.amazonaws.com","eventName":"ListUsers","x":"{}"}}"#, "a".repeat(1 << 20));
+    std::fs::write(p.join("b.json"), format!("{{\"Records\": [{login}, \"text\", {{\"eventName\": \"X\"}}]}}"))
+        .expect("write");
+    let huge =
+        format!(r#"{{"eventSource":"iam.amazonaws.com","eventName":"ListUsers","x":"{}"}}"#, "a".repeat(1 << 20));
     let huge_len = huge.len();
     std::fs::write(p.join("c.json"), huge).expect("write");
     std::fs::write(p.join("d.json.gz"), b"\x1f\x8b\x08\x00garbage").expect("write");
@@ -166,4 +177,45 @@ fn plugins_list_json_names_every_builtin() {
     assert_eq!(rows[0]["id"], "user-name");
     assert_eq!(rows[0]["kind"], "extractor");
     assert!(rows.iter().all(|r| r["interface_version"] == "0.1.0" && r["source"] == "built-in"));
+}
+
+#[test]
+fn config_exclusions_and_disabled_detectors_apply_and_are_counted() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cfg = dir.path().join("c.yaml");
+    std::fs::write(
+        &cfg,
+        "disabled: [sso-app-deletion]\nexclusions:\n  - detectors: [root-activity]\n    principal_arn: \"arn:aws:iam::*:root\"\n    reason: break-glass drill\n",
+    )
+    .expect("write");
+    let samples = root().join("samples");
+    let out =
+        run(&["detect", "--format", "jsonl", "--config", cfg.to_str().expect("utf8"), samples.to_str().expect("utf8")]);
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    let detectors: Vec<String> = text(&out.stdout)
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).expect("json")["detector"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string()
+        })
+        .collect();
+    assert_eq!(detectors.len(), 12, "{detectors:?}");
+    assert!(!detectors.iter().any(|d| d == "root-activity" || d == "sso-app-deletion"), "{detectors:?}");
+    assert!(stderr.contains("alerts excluded by config: 1 (exclusions[0] (break-glass drill): 1)"), "{stderr}");
+
+    std::fs::write(&cfg, "disabled: [no-such-rule]\n").expect("write");
+    let out = run(&["detect", "--config", cfg.to_str().expect("utf8"), samples.to_str().expect("utf8")]);
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("disabled[0]: unknown detector id \"no-such-rule\""), "{stderr}");
+}
+
+#[test]
+fn example_config_is_valid() {
+    let cfg = root().join("examples/config.toml");
+    let out = run(&["plugins", "list", "--config", cfg.to_str().expect("utf8")]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
 }

@@ -5,14 +5,18 @@ use std::time::{Duration, Instant};
 
 use iam_tracker::config::Config;
 use iam_tracker::dispatch::{self, Dispatcher, LoadOptions};
-use iam_tracker::plugin::{LoadError, Limits};
+use iam_tracker::plugin::{Limits, LoadError};
 
 use crate::support::{fixtures_dir, record, root_login, run_record};
 
 fn load_with_fixture(max_faults: u32) -> Dispatcher {
     dispatch::load(&LoadOptions {
         plugin_dirs: vec![fixtures_dir()],
-        limits: Limits { call_timeout: Duration::from_millis(50), max_consecutive_faults: max_faults, ..Limits::default() },
+        limits: Limits {
+            call_timeout: Duration::from_millis(50),
+            max_consecutive_faults: max_faults,
+            ..Limits::default()
+        },
         ..LoadOptions::default()
     })
     .expect("built-ins and fixture load")
@@ -66,7 +70,10 @@ fn returned_errors_are_reported_but_do_not_disable() {
     let mut d = load_with_fixture(2);
     for _ in 0..5 {
         let (_, summary) = run_record(&mut d, &record("iam.amazonaws.com", "FixtureError"));
-        assert_eq!(summary.faults.first().map(|f| (f.kind, f.message.as_str())), Some(("error", "bad event: fixture error on purpose")));
+        assert_eq!(
+            summary.faults.first().map(|f| (f.kind, f.message.as_str())),
+            Some(("error", "bad event: fixture error on purpose"))
+        );
     }
     let s = fixture_stats(&d);
     assert_eq!((s.faults, s.traps, s.disabled), (5, 0, None));
@@ -106,5 +113,8 @@ fn bad_config_fails_at_load_naming_the_plugin() {
         .err()
         .expect("load must fail");
     assert!(matches!(err, LoadError::Config { .. }), "{err}");
-    assert_eq!(err.to_string(), "plugin fixture-faulty: configure rejected its config: invalid config: rejected on purpose (reject = true)");
+    assert_eq!(
+        err.to_string(),
+        "plugin fixture-faulty: configure rejected its config: invalid config: rejected on purpose (reject = true)"
+    );
 }

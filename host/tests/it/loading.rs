@@ -4,7 +4,7 @@
 use std::path::Path;
 
 use iam_tracker::dispatch::{self, LoadOptions};
-use iam_tracker::plugin::{LoadError, Limits, PluginHost};
+use iam_tracker::plugin::{Limits, LoadError, PluginHost};
 
 use crate::support::{fixtures_dir, root};
 
@@ -57,7 +57,10 @@ fn wasi_imports_are_refused() {
             (export "iam-tracker:plugin/detection@0.1.0" (instance $x)))"#,
     );
     let msg = load_one(dir.path()).err().expect("must be refused").to_string();
-    assert!(msg.contains("wasi.wasm") && msg.contains("wasi:cli/environment@0.2.0") && msg.contains("without WASI"), "{msg}");
+    assert!(
+        msg.contains("wasi.wasm") && msg.contains("wasi:cli/environment@0.2.0") && msg.contains("without WASI"),
+        "{msg}"
+    );
 }
 
 #[test]
@@ -65,7 +68,10 @@ fn garbage_is_not_a_component() {
     let dir = tempfile::tempdir().expect("tempdir");
     std::fs::write(dir.path().join("junk.wasm"), b"definitely not wasm").expect("write");
     let msg = load_one(dir.path()).err().expect("must fail").to_string();
-    assert!(msg.starts_with(&format!("{}: not a valid WebAssembly component", dir.path().join("junk.wasm").display())), "{msg}");
+    assert!(
+        msg.starts_with(&format!("{}: not a valid WebAssembly component", dir.path().join("junk.wasm").display())),
+        "{msg}"
+    );
 }
 
 #[test]
@@ -97,9 +103,11 @@ fn unusable_cwasm_falls_back_to_compiling() {
 
 #[test]
 fn only_keeps_the_named_detectors_and_rejects_unknown_ids() {
-    let d = dispatch::load(&LoadOptions { only: vec!["root-activity".into()], ..LoadOptions::default() }).expect("load");
+    let d =
+        dispatch::load(&LoadOptions { only: vec!["root-activity".into()], ..LoadOptions::default() }).expect("load");
     let ids: Vec<&str> = d.plugins().map(|p| p.id()).collect();
     assert_eq!(ids, vec!["user-name", "root-activity"]);
-    let err = dispatch::load(&LoadOptions { only: vec!["nope".into()], ..LoadOptions::default() }).err().expect("unknown");
+    let err =
+        dispatch::load(&LoadOptions { only: vec!["nope".into()], ..LoadOptions::default() }).err().expect("unknown");
     assert!(err.to_string().starts_with("--only \"nope\": no such detector (loaded: root-activity,"), "{err}");
 }
