@@ -6,12 +6,18 @@
 //! - `build-plugin PATH [--out DIR]`: the same for one out-of-tree plugin crate.
 //! - `new-plugin NAME [--dir PARENT]`: scaffold a third-party detector crate.
 //! - `bench`: run the pipeline benchmark (release build).
+//! - `readme [--check]`: the README table of built-in plugins.
+//! - `demo`, `test`: the README's two fresh-machine commands.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
 
 use anyhow::{anyhow, bail, Context, Result};
+
+mod python;
+mod readme;
+mod tasks;
 
 const WASM_TARGET: &str = "wasm32-unknown-unknown";
 /// Plugins built alongside the built-ins for host tests, never embedded.
@@ -39,10 +45,20 @@ fn run() -> Result<()> {
             let parent = flag(rest, "--dir").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("."));
             new_plugin(name, &parent)
         }
+        "build-py-plugin" => {
+            let root = root();
+            let path = rest.first().filter(|a| !a.starts_with("--")).map(PathBuf::from);
+            let path = path.unwrap_or_else(|| root.join(python::DEFAULT_PATH));
+            let out = flag(rest, "--out").map(PathBuf::from).unwrap_or_else(|| path.join("dist"));
+            python::build_py_plugin(&root, &path, &out)
+        }
         "bench" => bench(rest),
+        "readme" => readme::run(&root(), rest.iter().any(|a| a == "--check")),
+        "demo" => tasks::demo(&root()),
+        "test" => tasks::test(&root()),
         "help" | "--help" | "-h" => {
             println!(
-                "cargo xtask <command>\n\n  build-plugins              build, componentize and precompile the built-in plugins into target/plugins/\n  build-plugin PATH [--out DIR]  the same for one out-of-tree plugin crate (default out: PATH/dist)\n  new-plugin NAME [--dir PARENT] scaffold a third-party detector crate\n  bench [ARGS...]            run the pipeline benchmark (release); ARGS go to the bench"
+                "cargo xtask <command>\n\n  build-plugins              build, componentize and precompile the built-in plugins into target/plugins/\n  build-plugin PATH [--out DIR]  the same for one out-of-tree plugin crate (default out: PATH/dist)\n  new-plugin NAME [--dir PARENT] scaffold a third-party detector crate\n  build-py-plugin [PATH] [--out DIR] build a Python detector with componentize-py (default: the example; out: PATH/dist)\n  bench [ARGS...]            run the pipeline benchmark (release); ARGS go to the bench\n  readme [--check]           regenerate (or check) the README table of built-in plugins\n  demo                       build the plugins and run `iam-tracker detect samples/` (README command 1)\n  test                       everything CI checks (README command 2)"
             );
             Ok(())
         }
