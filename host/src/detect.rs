@@ -68,9 +68,10 @@ pub fn run_text(
     sink: &mut dyn FnMut(RaisedAlert),
     summary: &mut Summary,
 ) {
-    let file: Arc<str> = Arc::from(label);
+    // One origin for the whole file, its position updated per record (no allocation per record).
+    let mut origin = Origin { file: label.to_string(), position: Position::File };
     input::split_records(text, |position, item| {
-        let origin = Origin { file: file.to_string(), position };
+        origin.position = position;
         if position != Position::File {
             summary.records_read += 1;
         }

@@ -1,15 +1,18 @@
 //! One CloudTrail record, parsed once by the host and shared (read-only) by every plugin.
 //!
 //! Parsing is cheap on purpose: the scalar fields plugins and routing need are read in one
-//! pass (nested payloads are skipped); the full JSON tree is built lazily, only when a
-//! plugin asks for `field(path)`. Getter semantics match the SDK's native event: a getter is
-//! `None` when the field is absent, null or not a scalar; numbers and booleans come back as
-//! their JSON text.
+//! pass (nested payloads are skipped). `field(path)` answers as a lookup in the record's full
+//! JSON tree would, but without building the tree: it scans only the containers on the path
+//! and parses only the value found (see `CloudTrailEvent::with_value`). Getter semantics
+//! match the SDK's native event: a getter is `None` when the field is absent, null or not a
+//! scalar; numbers and booleans come back as their JSON text.
 
+use std::borrow::Cow;
+use std::cell::Cell;
 use std::fmt;
 use std::sync::OnceLock;
 
-use serde::de::{self, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
 use serde_json::value::RawValue;
 use serde_json::Value;
@@ -46,6 +49,8 @@ pub struct CloudTrailEvent {
     pub recipient_account_id: Option<String>,
     pub identity: Identity,
     tree: OnceLock<Option<Value>>,
+    /// Whether the whole record converts to a JSON tree, decided once without building it.
+    convertible: OnceLock<Convertible>,
 }
 
 /// The `userIdentity` scalars.
@@ -133,36 +138,6 @@ struct WireRecord<'a> {
     user_identity: Option<&'a RawValue>,
 }
 
-#[derive(Deserialize, Default)]
-struct WireIdentity<'a> {
-    #[serde(rename = "type", default, deserialize_with = "lenient")]
-    identity_type: Option<String>,
-    #[serde(rename = "principalId", default, deserialize_with = "lenient")]
-    principal_id: Option<String>,
-    #[serde(default, deserialize_with = "lenient")]
-    arn: Option<String>,
-    #[serde(rename = "accountId", default, deserialize_with = "lenient")]
-    account_id: Option<String>,
-    #[serde(rename = "userName", default, deserialize_with = "lenient")]
-    user_name: Option<String>,
-    #[serde(rename = "invokedBy", default, deserialize_with = "lenient")]
-    invoked_by: Option<String>,
-    #[serde(rename = "sessionContext", default, borrow)]
-    session_context: Option<&'a RawValue>,
-}
-
-#[derive(Deserialize)]
-struct WireSession<'a> {
-    #[serde(rename = "sessionIssuer", default, borrow)]
-    session_issuer: Option<&'a RawValue>,
-}
-
-#[derive(Deserialize)]
-struct WireIssuer {
-    #[serde(default, deserialize_with = "lenient")]
-    arn: Option<String>,
-}
-
 fn json_kind(text: &str) -> &'static str {
     match text.trim_start().as_bytes().first() {
         Some(b'[') => "an array",
@@ -175,20 +150,31 @@ fn json_kind(text: &str) -> &'static str {
 
 fn parse_identity(raw: &RawValue) -> Identity {
     // A userIdentity of an unexpected shape is not fatal: the getters just return `None`.
-    let Ok(w) = serde_json::from_str::<WireIdentity>(raw.get()) else { return Identity::default() };
-    let session_issuer_arn = w
-        .session_context
-        .and_then(|s| serde_json::from_str::<WireSession>(s.get()).ok())
-        .and_then(|s| s.session_issuer)
-        .and_then(|i| serde_json::from_str::<WireIssuer>(i.get()).ok())
-        .and_then(|i| i.arn);
+    // It is read as a lookup in the tree reads it (found by fuzzing, docs/fuzzing.md): only
+    // objects have members (a derived struct would also take an array, by position), and a
+    // repeated key's last value wins (a derived struct would reject the whole identity).
+    fn object(raw: &str) -> Option<Members<'_>> {
+        serde_json::from_str(raw).ok()
+    }
+    fn scalar(raw: &str) -> Option<String> {
+        lenient(&mut serde_json::Deserializer::from_str(raw)).ok().flatten()
+    }
+    let Some(m) = object(raw.get()) else { return Identity::default() };
+    let text = |key: &str| m.get(key).and_then(scalar);
+    let session_issuer_arn = m
+        .get("sessionContext")
+        .and_then(object)
+        .and_then(|s| s.get("sessionIssuer"))
+        .and_then(object)
+        .and_then(|i| i.get("arn"))
+        .and_then(scalar);
     Identity {
-        identity_type: w.identity_type,
-        principal_id: w.principal_id,
-        arn: w.arn,
-        account_id: w.account_id,
-        user_name: w.user_name,
-        invoked_by: w.invoked_by,
+        identity_type: text("type"),
+        principal_id: text("principalId"),
+        arn: text("arn"),
+        account_id: text("accountId"),
+        user_name: text("userName"),
+        invoked_by: text("invokedBy"),
         session_issuer_arn,
     }
 }
@@ -230,6 +216,7 @@ impl CloudTrailEvent {
             recipient_account_id: w.recipient_account_id,
             identity: w.user_identity.map(parse_identity).unwrap_or_default(),
             tree: OnceLock::new(),
+            convertible: OnceLock::new(),
         })
     }
 
@@ -245,16 +232,311 @@ impl CloudTrailEvent {
 
     /// JSON text of the value at a dotted path; `None` when absent or null.
     pub fn field(&self, path: &str) -> Option<String> {
-        match iam_tracker_plugin_sdk::event::lookup(self.tree()?, path)? {
+        self.with_value(path, |v| match v {
             Value::Null => None,
             v => Some(v.to_string()),
-        }
+        })
     }
 
     /// A scalar at a dotted path, as text.
     pub fn field_text(&self, path: &str) -> Option<String> {
-        iam_tracker_plugin_sdk::event::lookup(self.tree()?, path).and_then(iam_tracker_plugin_sdk::event::scalar_text)
+        self.with_value(path, iam_tracker_plugin_sdk::event::scalar_text)
     }
+
+    /// Apply `f` to the value at `path`, exactly as `lookup(self.tree()?, path)` would find
+    /// it, without building the tree when it is not built yet.
+    ///
+    /// The tree (`serde_json::Value`) costs an allocation per string and map node, which
+    /// made it the largest cost of an extractor call. Instead: a walk over the record with
+    /// `serde_json::Value`'s own checks (numbers, escapes, depth) decides once whether the
+    /// tree would exist, since a record that fails to convert answers `None` everywhere; then
+    /// each call scans the containers on the path (a duplicate key's last value wins, as in a
+    /// `Value` map) and parses only the value found. A record using serde_json's private
+    /// tokens as a key, which `Value` treats specially, takes the tree path.
+    fn with_value<T>(&self, path: &str, f: impl FnOnce(&Value) -> Option<T>) -> Option<T> {
+        if let Some(tree) = self.tree.get() {
+            return f(iam_tracker_plugin_sdk::event::lookup(tree.as_ref()?, path)?);
+        }
+        let found = match self.convertible.get() {
+            Some(Convertible::Yes) => serde_json::from_str::<Value>(raw_at(&self.raw, path)?).ok(),
+            Some(Convertible::No) => None,
+            Some(Convertible::Special) => None,
+            // First call on this event: one walk decides convertibility and finds the value.
+            None => {
+                let (convertible, found) = walk_to(&self.raw, path);
+                let _ = self.convertible.set(convertible);
+                found
+            }
+        };
+        match self.convertible.get() {
+            Some(Convertible::Yes) => f(&found?),
+            Some(Convertible::Special) => f(iam_tracker_plugin_sdk::event::lookup(self.tree()?, path)?),
+            _ => None,
+        }
+    }
+}
+
+/// Whether a record converts to a `serde_json::Value`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Convertible {
+    Yes,
+    No,
+    /// Uses a serde_json private token as a map's first key: convert to know.
+    Special,
+}
+
+/// The keys `serde_json::Value` treats specially when they come first in a map.
+const PRIVATE_TOKENS: [&str; 2] = ["$serde_json::private::RawValue", "$serde_json::private::Number"];
+
+/// Walks a JSON document as `serde_json::Value`'s deserializer does (`deserialize_any` at
+/// every level, so the same number, string-escape and recursion-depth checks apply), building
+/// nothing. It stops, flagging `special`, at a map whose first key is a private token.
+#[derive(Clone, Copy)]
+struct Walk<'c>(&'c Cell<bool>);
+
+impl<'de> DeserializeSeed<'de> for Walk<'_> {
+    type Value = ();
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Walk<'_> {
+    type Value = ();
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("any JSON value")
+    }
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_i64<E: de::Error>(self, _: i64) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_u64<E: de::Error>(self, _: u64) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_str<E: de::Error>(self, _: &str) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        while seq.next_element_seed(self)?.is_some() {}
+        Ok(())
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        let mut first = true;
+        while let Some(private) = map.next_key_seed(KeyIsPrivate)? {
+            if first && private {
+                self.0.set(true);
+                return Err(de::Error::custom("serde_json private token as a key"));
+            }
+            first = false;
+            map.next_value_seed(self)?;
+        }
+        Ok(())
+    }
+}
+
+/// Whether a record converts to a `serde_json::Value`, decided by one walk over it with
+/// `Value`'s checks ([`Walk`]), and the value at a dotted path picked up on the way (built
+/// with `Value`'s own deserializer; a repeated key's last value wins, as in a `Value` map).
+fn walk_to(raw: &str, path: &str) -> (Convertible, Option<Value>) {
+    let special = Cell::new(false);
+    let mut de = serde_json::Deserializer::from_str(raw);
+    match (Seek { path, special: &special }).deserialize(&mut de).and_then(|found| de.end().map(|()| found)) {
+        Ok(found) => (Convertible::Yes, found),
+        Err(_) if special.get() => (Convertible::Special, None),
+        Err(_) => (Convertible::No, None),
+    }
+}
+
+/// [`Walk`], looking for the value at `path` on the way.
+#[derive(Clone, Copy)]
+struct Seek<'p, 'c> {
+    path: &'p str,
+    special: &'c Cell<bool>,
+}
+
+impl<'p, 'c> Seek<'p, 'c> {
+    /// The segment to match here and the seek for what follows it (`None`: this is the target).
+    fn split(self) -> (&'p str, Option<Seek<'p, 'c>>) {
+        match self.path.split_once('.') {
+            Some((seg, rest)) => (seg, Some(Seek { path: rest, special: self.special })),
+            None => (self.path, None),
+        }
+    }
+}
+
+impl<'de> DeserializeSeed<'de> for Seek<'_, '_> {
+    type Value = Option<Value>;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Option<Value>, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+/// The member or element on the path: the target itself, or a container to seek in.
+struct Step<'p, 'c>(Option<Seek<'p, 'c>>);
+
+impl<'de> DeserializeSeed<'de> for Step<'_, '_> {
+    type Value = Option<Value>;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Option<Value>, D::Error> {
+        match self.0 {
+            Some(seek) => seek.deserialize(d),
+            None => Value::deserialize(d).map(Some),
+        }
+    }
+}
+
+impl<'de> Visitor<'de> for Seek<'_, '_> {
+    type Value = Option<Value>;
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("any JSON value")
+    }
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<Option<Value>, E> {
+        Ok(None)
+    }
+    fn visit_i64<E: de::Error>(self, _: i64) -> Result<Option<Value>, E> {
+        Ok(None)
+    }
+    fn visit_u64<E: de::Error>(self, _: u64) -> Result<Option<Value>, E> {
+        Ok(None)
+    }
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<Option<Value>, E> {
+        Ok(None)
+    }
+    fn visit_str<E: de::Error>(self, _: &str) -> Result<Option<Value>, E> {
+        Ok(None)
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<Option<Value>, E> {
+        Ok(None)
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Option<Value>, A::Error> {
+        let (seg, next) = self.split();
+        let wanted = seg.parse::<usize>().ok();
+        let mut found = None;
+        let mut i = 0usize;
+        loop {
+            if Some(i) == wanted {
+                match seq.next_element_seed(Step(next))? {
+                    Some(v) => found = v,
+                    None => break,
+                }
+            } else if seq.next_element_seed(Walk(self.special))?.is_none() {
+                break;
+            }
+            i += 1;
+        }
+        Ok(found)
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Option<Value>, A::Error> {
+        let (seg, next) = self.split();
+        let mut found = None;
+        let mut first = true;
+        while let Some(key) = map.next_key::<Key<'de>>()? {
+            if first && PRIVATE_TOKENS.contains(&&*key.0) {
+                self.special.set(true);
+                return Err(de::Error::custom("serde_json private token as a key"));
+            }
+            first = false;
+            if key.0 == seg {
+                found = map.next_value_seed(Step(next))?;
+            } else {
+                map.next_value_seed(Walk(self.special))?;
+            }
+        }
+        Ok(found)
+    }
+}
+
+/// Reads a map key (with the same string checks as `Value`): is it a private token?
+struct KeyIsPrivate;
+
+impl<'de> DeserializeSeed<'de> for KeyIsPrivate {
+    type Value = bool;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<bool, D::Error> {
+        d.deserialize_str(self)
+    }
+}
+
+impl<'de> Visitor<'de> for KeyIsPrivate {
+    type Value = bool;
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a map key")
+    }
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<bool, E> {
+        Ok(PRIVATE_TOKENS.contains(&v))
+    }
+}
+
+/// A JSON object's members in order, values unparsed; keys borrowed unless escaped.
+struct Members<'a>(Vec<(Cow<'a, str>, &'a RawValue)>);
+
+impl<'a> Members<'a> {
+    /// The value of `key`; the last one when the key repeats (as in a `Value` map).
+    fn get(&self, key: &str) -> Option<&'a str> {
+        self.0.iter().rev().find(|(k, _)| k == key).map(|(_, v)| v.get())
+    }
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for Members<'a> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Members<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Members<'de>, A::Error> {
+                let mut out = Vec::with_capacity(map.size_hint().unwrap_or(16));
+                while let Some(key) = map.next_key::<Key<'de>>()? {
+                    out.push((key.0, map.next_value::<&'de RawValue>()?));
+                }
+                Ok(Members(out))
+            }
+        }
+        d.deserialize_map(V)
+    }
+}
+
+/// A map key, borrowed from the input when it has no escapes.
+struct Key<'a>(Cow<'a, str>);
+
+impl<'de: 'a, 'a> Deserialize<'de> for Key<'a> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Key<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a map key")
+            }
+            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Key<'de>, E> {
+                Ok(Key(Cow::Borrowed(v)))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Key<'de>, E> {
+                Ok(Key(Cow::Owned(v.to_owned())))
+            }
+        }
+        d.deserialize_str(V)
+    }
+}
+
+/// The JSON text at a dotted path (segments are object keys or array indices), following
+/// `iam_tracker_plugin_sdk::event::lookup`; `None` when the path leads nowhere.
+fn raw_at<'a>(raw: &'a str, path: &str) -> Option<&'a str> {
+    let mut cur = raw;
+    for seg in path.split('.') {
+        cur = match cur.as_bytes().first()? {
+            b'{' => serde_json::from_str::<Members>(cur).ok()?.get(seg)?,
+            b'[' => serde_json::from_str::<Vec<&RawValue>>(cur).ok()?.get(seg.parse::<usize>().ok()?)?.get(),
+            _ => return None,
+        };
+    }
+    Some(cur)
 }
 
 #[cfg(test)]
@@ -277,6 +559,129 @@ mod tests {
         assert_eq!(ev.field("requestParameters.tags.1").as_deref(), Some("2"));
         assert_eq!(ev.field("errorCode"), None);
         assert_eq!(ev.field("nope.deeper"), None);
+    }
+
+    /// What `field` and `field_text` answered before: a lookup in the whole tree.
+    fn tree_answers(raw: &str, path: &str) -> (Option<String>, Option<String>) {
+        use iam_tracker_plugin_sdk::event::{lookup, scalar_text};
+        let tree: Option<Value> = serde_json::from_str(raw).ok();
+        let v = tree.as_ref().and_then(|t| lookup(t, path));
+        (v.filter(|v| !v.is_null()).map(Value::to_string), v.and_then(scalar_text))
+    }
+
+    fn all_paths(v: &Value, prefix: &str, out: &mut Vec<String>) {
+        let children: Vec<(String, &Value)> = match v {
+            Value::Object(m) => m.iter().map(|(k, c)| (k.clone(), c)).collect(),
+            Value::Array(a) => a.iter().enumerate().map(|(i, c)| (i.to_string(), c)).collect(),
+            _ => return,
+        };
+        for (k, c) in children {
+            let p = if prefix.is_empty() { k } else { format!("{prefix}.{k}") };
+            out.push(p.clone());
+            all_paths(c, &p, out);
+        }
+    }
+
+    #[test]
+    fn field_answers_as_a_lookup_in_the_whole_tree() {
+        let deep = format!(
+            r#"{{"eventSource":"s","eventName":"n","userIdentity":{{"type":"Root"}},"x":{}1{}}}"#,
+            "[".repeat(200),
+            "]".repeat(200)
+        );
+        let huge = format!(r#"{{"eventSource":"s","eventName":"n","x":{{"y":{}}},"z":"ok"}}"#, "9".repeat(400));
+        let records = [
+            r#"{"eventVersion":"1.09","userIdentity":{"type":"AssumedRole","principalId":"AROA:s",
+               "arn":"arn:aws:sts::1:assumed-role/r/s","sessionContext":{"sessionIssuer":{"type":"Role","userName":"r",
+               "arn":"arn:aws:iam::1:role/r"},"webIdFederationData":{},"attributes":{"mfaAuthenticated":"false"}}},
+               "eventSource":"sts.amazonaws.com","eventName":"AssumeRole","requestParameters":{"roleArn":"arn:aws:iam::2:role/x",
+               "durationSeconds":3600,"tags":[{"key":"a","value":"b"},[1,[2,null]],true,-7,1.5,1.0e2,1E-3,
+               18446744073709551615,18446744073709551616,-9223372036854775809]},"responseElements":null,"resources":[],
+               "readOnly":false,"k\u0065y":"escaped key","a.b":{"c":1},"":{"":"empty"},"dup":{"x":1},"dup":"second",
+               "text":"q\"uote\\ \u00e9 \ud83d\ude00 \n\/","nested":{"dup":[1],"dup":{"y":2}},"obj":{} , "arr" : [ ] }"#,
+            r#"{"eventSource":"s","eventName":"n","userIdentity":{"type":"Root"},"requestParameters":{"n":1e400}}"#,
+            r#"{"eventSource":"s","eventName":"n","userIdentity":{"type":"Root"},"x":{"y":"\ud800"}}"#,
+            r#"{"eventSource":"s","eventName":"n","x":{"$serde_json::private::RawValue":"{\"a\":[1,2]}"},"y":{"z":1}}"#,
+            r#"{"eventSource":"s","eventName":"n","x":{"$serde_json::private::RawValue":5},"y":1}"#,
+            r#"{"eventSource":"s","eventName":"n","x":{"a":1,"$serde_json::private::RawValue":2}}"#,
+            r#"{"eventSource":"s","eventName":"n","x":{"$serde_json::private::Number":"12"}}"#,
+            r#"{"event\u0053ource":"s","eventName":"n","x":[{"y":[null,{"z":"deep"}]}]}"#,
+            &deep,
+            &huge,
+        ];
+        let extra = [
+            "nope",
+            "nope.deeper",
+            "",
+            "a..b",
+            "userIdentity.type.x",
+            "requestParameters.tags.99",
+            "requestParameters.tags.+1",
+            "requestParameters.tags.01",
+            "requestParameters.tags.-1",
+            "requestParameters.tags.1.1.0",
+            "dup",
+            "dup.x",
+            "nested.dup.y",
+            "nested.dup.0",
+            "x.a",
+            "x.a.1",
+            "x.y",
+            "x.y.z",
+            "x.0.y.1.z",
+            "y.z",
+            "z",
+        ];
+        use Convertible::{No, Special, Yes};
+        let expected = [Yes, No, No, Special, Special, Yes, Special, Yes, No, No];
+        for (raw, want) in records.iter().zip(expected) {
+            let ev = CloudTrailEvent::parse(raw).expect("valid record");
+            assert_eq!(walk_to(ev.raw_json(), "nope").0, want, "{raw}");
+        }
+        for raw in records {
+            let mut paths: Vec<String> = extra.iter().map(|p| p.to_string()).collect();
+            if let Ok(tree) = serde_json::from_str::<Value>(raw) {
+                all_paths(&tree, "", &mut paths);
+            }
+            // Each path as the first call on a fresh event (one walk), then all of them on
+            // one event (later calls scan to the value), in both orders of the two getters.
+            let shared = CloudTrailEvent::parse(raw).expect("valid record");
+            for path in &paths {
+                let want = tree_answers(raw, path);
+                let ev = CloudTrailEvent::parse(raw).expect("valid record");
+                assert_eq!((ev.field(path), ev.field_text(path)), want, "first call, path {path:?} in {raw}");
+                let ev = CloudTrailEvent::parse(raw).expect("valid record");
+                let text = ev.field_text(path);
+                assert_eq!((ev.field(path), text), want, "first call (text), path {path:?} in {raw}");
+                assert_eq!((shared.field(path), shared.field_text(path)), want, "later call, path {path:?} in {raw}");
+                if shared.convertible.get() == Some(&Convertible::Yes) {
+                    assert!(shared.tree.get().is_none(), "the tree is not built for {path:?}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn identity_getters_read_like_the_tree() {
+        // Found by fuzzing: an array userIdentity was read by position, and a repeated key
+        // dropped the whole identity; the tree (and the SDK's native event) says otherwise.
+        let ev = CloudTrailEvent::parse(r#"{"eventSource":"s","eventName":"n","userIdentity":[["x"],0,"arn"]}"#)
+            .expect("ok");
+        assert_eq!(ev.identity, Identity::default());
+        let ev = CloudTrailEvent::parse(
+            r#"{"eventSource":"s","eventName":"n","userIdentity":{"type":"IAMUser","type":"Root","principalId":7,
+               "sessionContext":{"sessionIssuer":{"arn":"a"}},"sessionContext":{"sessionIssuer":{"arn":"b","arn":"c"}}}}"#,
+        )
+        .expect("ok");
+        assert_eq!(ev.identity.identity_type, ev.field_text("userIdentity.type"));
+        assert_eq!(ev.identity.identity_type.as_deref(), Some("Root"));
+        assert_eq!(ev.identity.principal_id.as_deref(), Some("7"));
+        assert_eq!(ev.identity.session_issuer_arn.as_deref(), Some("c"));
+        let ev = CloudTrailEvent::parse(
+            r#"{"eventSource":"s","eventName":"n","userIdentity":{"type":"Root","sessionContext":{"sessionIssuer":[1]}}}"#,
+        )
+        .expect("ok");
+        assert_eq!(ev.identity.session_issuer_arn, None);
     }
 
     #[test]

@@ -56,7 +56,8 @@ struct TrailFile<'a> {
     records: Vec<&'a RawValue>,
 }
 
-/// File names a folder walk picks up; other files in folders are listed as skipped.
+/// File names a folder walk picks up; other files in folders (and `*.expected.json`
+/// test expectations) are listed as skipped.
 pub const RECORD_FILE_SUFFIXES: &[&str] = &[".json", ".json.gz", ".jsonl", ".jsonl.gz", ".ndjson", ".ndjson.gz"];
 
 /// Paths expanded into files.
@@ -79,9 +80,10 @@ pub fn expand_paths(paths: &[PathBuf]) -> Expanded {
     out
 }
 
+/// A record file by name; plugin test expectations (`*.expected.json`) are not records.
 fn is_record_file(p: &Path) -> bool {
     let name = p.file_name().and_then(|n| n.to_str()).unwrap_or_default().to_ascii_lowercase();
-    RECORD_FILE_SUFFIXES.iter().any(|s| name.ends_with(s))
+    RECORD_FILE_SUFFIXES.iter().any(|s| name.ends_with(s)) && !name.ends_with(".expected.json")
 }
 
 fn walk(p: &Path, explicit: bool, out: &mut Expanded) {
@@ -141,6 +143,14 @@ pub fn split_records(text: &str, mut f: impl FnMut(Position, Item<'_>)) -> usize
     if trimmed.is_empty() {
         return 0;
     }
+    if let Some(n) = split_well_formed(trimmed, &mut f) {
+        return n;
+    }
+    split_general(text, trimmed, &mut f)
+}
+
+/// Every shape, and the rejections: `trimmed` is `text` without BOM and outer whitespace.
+fn split_general(text: &str, trimmed: &str, mut f: impl FnMut(Position, Item<'_>)) -> usize {
     match serde_json::from_str::<&RawValue>(trimmed) {
         Ok(whole) => {
             let body = whole.get();
@@ -189,6 +199,35 @@ pub fn split_records(text: &str, mut f: impl FnMut(Position, Item<'_>)) -> usize
     }
 }
 
+/// The common case in one pass: a well-formed trail file, array or single record.
+///
+/// `None` (nothing emitted) for anything else, including every malformed file: the general
+/// path in [`split_records`] then handles it and words the rejection. When this returns
+/// `Some`, the general path would have emitted exactly the same records, in three passes
+/// over the text instead of one (whole value, `Records` probe, `Records` list).
+fn split_well_formed(trimmed: &str, f: &mut impl FnMut(Position, Item<'_>)) -> Option<usize> {
+    #[derive(Deserialize)]
+    struct MaybeTrail<'a> {
+        #[serde(rename = "Records", default, borrow)]
+        records: Option<Vec<&'a RawValue>>,
+    }
+    match trimmed.as_bytes().first() {
+        Some(b'{') => match serde_json::from_str::<MaybeTrail>(trimmed).ok()?.records {
+            Some(records) => Some(emit_all(&records, f)),
+            // No `Records` (or `null`): the object is a single record.
+            None => {
+                f(Position::Record(0), Item::Record(trimmed));
+                Some(1)
+            }
+        },
+        Some(b'[') => {
+            let items = serde_json::from_str::<Vec<&RawValue>>(trimmed).ok()?;
+            Some(emit_all(&items, f))
+        }
+        _ => None,
+    }
+}
+
 fn emit_all(items: &[&RawValue], f: &mut impl FnMut(Position, Item<'_>)) -> usize {
     for (i, r) in items.iter().enumerate() {
         f(Position::Record(i), Item::Record(r.get()));
@@ -221,6 +260,62 @@ mod tests {
             ))
         });
         out
+    }
+
+    #[test]
+    fn one_pass_path_agrees_with_the_general_path() {
+        let general = |text: &str| {
+            let mut out = Vec::new();
+            let trimmed = text.trim_start_matches('\u{feff}').trim();
+            let n = split_general(text, trimmed, |p, item| {
+                out.push((
+                    p,
+                    match item {
+                        Item::Record(r) => Ok(r.to_string()),
+                        Item::Rejected(e) => Err(e),
+                    },
+                ))
+            });
+            (n, out)
+        };
+        let samples = [
+            r#"{"Records":[{"a":1},{"b":[2,{"c":null}]}]}"#,
+            "\u{feff} {\"Records\" : [ {\"a\":1} , {\"b\":2} ] }\n",
+            r#"{"x":1,"Records":[],"y":{"Records":5}}"#,
+            r#"{"Records":null}"#,
+            r#"{"Records":5}"#,
+            r#"{"Records":[1,2}"#,
+            r#"{"Records":[{}],"Records":[{}]}"#,
+            r#"{"eventSource":"s","eventName":"n","requestParameters":{"Records":[1]}}"#,
+            r#"{"eventSource":"s","R\u0065cords":[{"a":1}]}"#,
+            r#"{"k\ud800":1}"#,
+            r#"{"deep":[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]}"#,
+            r#"{"n":1e400,"Records":[{"a":"\ud800"}]}"#,
+            "{\"a\":1}\n{\"b\":2}\n",
+            "{\"a\":1} {\"b\":2}",
+            r#"[{"a":1},{"b":2}]"#,
+            r#"[]"#,
+            r#"[{"a":1},"#,
+            r#"["x",1,null]"#,
+            "[1]\n[2]\n",
+            r#""just a string""#,
+            "42",
+            "{bad",
+        ];
+        let deep = format!(r#"{{"Records":[{{"a":{}{}}}]}}"#, "[".repeat(300), "]".repeat(300));
+        for text in samples.into_iter().chain([deep.as_str()]) {
+            let mut fast = Vec::new();
+            let n = split_records(text, |p, item| {
+                fast.push((
+                    p,
+                    match item {
+                        Item::Record(r) => Ok(r.to_string()),
+                        Item::Rejected(e) => Err(e),
+                    },
+                ))
+            });
+            assert_eq!((n, fast), general(text), "{text}");
+        }
     }
 
     #[test]

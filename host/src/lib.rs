@@ -9,15 +9,19 @@
 //! - [`plugin`]: the wasmtime host: loading, sandboxing, calling and fault isolation.
 //! - [`dispatch`]: routes each event to the extractor and the subscribed detectors.
 //! - [`config`]: the `--config` file.
+//! - [`filters`]: the host-side event filters (service-linked roles, `FILTERED_ROLES`).
 //! - [`detect`]: the pipeline from input bytes to alerts and a summary.
+//! - [`window`]: the LookupEvents collection window and its slices.
 //! - [`report`]: alerts and the run summary, and how they are printed.
 
 pub mod config;
 pub mod detect;
 pub mod dispatch;
 pub mod event;
+pub mod filters;
 pub mod input;
 pub mod plugin;
 pub mod report;
+pub mod window;
 
 pub use iam_tracker_plugin_sdk::Severity;
