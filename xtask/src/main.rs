@@ -15,6 +15,7 @@ use std::time::Instant;
 
 use anyhow::{anyhow, bail, Context, Result};
 
+mod fuzz;
 mod python;
 mod readme;
 mod tasks;
@@ -55,10 +56,14 @@ fn run() -> Result<()> {
         "bench" => bench(rest),
         "readme" => readme::run(&root(), rest.iter().any(|a| a == "--check")),
         "demo" => tasks::demo(&root()),
+        "fuzz" => {
+            let seconds = flag(rest, "--seconds").map(str::parse::<u64>).transpose()?.unwrap_or(fuzz::DEFAULT_SECONDS);
+            fuzz::run(&root(), seconds)
+        }
         "test" => tasks::test(&root()),
         "help" | "--help" | "-h" => {
             println!(
-                "cargo xtask <command>\n\n  build-plugins              build, componentize and precompile the built-in plugins into target/plugins/\n  build-plugin PATH [--out DIR]  the same for one out-of-tree plugin crate (default out: PATH/dist)\n  new-plugin NAME [--dir PARENT] scaffold a third-party detector crate\n  build-py-plugin [PATH] [--out DIR] build a Python detector with componentize-py (default: the example; out: PATH/dist)\n  bench [ARGS...]            run the pipeline benchmark (release); ARGS go to the bench\n  readme [--check]           regenerate (or check) the README table of built-in plugins\n  demo                       build the plugins and run `iam-tracker detect samples/` (README command 1)\n  test                       everything CI checks (README command 2)"
+                "cargo xtask <command>\n\n  build-plugins              build, componentize and precompile the built-in plugins into target/plugins/\n  build-plugin PATH [--out DIR]  the same for one out-of-tree plugin crate (default out: PATH/dist)\n  new-plugin NAME [--dir PARENT] scaffold a third-party detector crate\n  build-py-plugin [PATH] [--out DIR] build a Python detector with componentize-py (default: the example; out: PATH/dist)\n  bench [ARGS...]            run the pipeline benchmark (release); ARGS go to the bench\n  readme [--check]           regenerate (or check) the README table of built-in plugins\n  demo                       build the plugins and run `iam-tracker detect samples/` (README command 1)\n  test                       everything CI checks (README command 2)\n  fuzz [--seconds N]         build and run the cargo-fuzz target for N seconds (default 60)"
             );
             Ok(())
         }
