@@ -263,8 +263,8 @@ impl CloudTrailEvent {
     /// The tree (`serde_json::Value`) costs an allocation per string and map node, which
     /// made it the largest cost of an extractor call. Instead: a walk over the record with
     /// `serde_json::Value`'s own checks (numbers, escapes, depth) decides once whether the
-    /// tree would exist, since a record that fails to convert answers `None` everywhere; then
-    /// each call scans the containers on the path (a duplicate key's last value wins, as in a
+    /// tree would exist (`parse` does it and rejects records that fail); then each call is
+    /// one pass that skips what is off the path (a duplicate key's last value wins, as in a
     /// `Value` map) and parses only the value found. A record using serde_json's private
     /// tokens as a key, which `Value` treats specially, takes the tree path.
     fn with_value<T>(&self, path: &str, f: impl FnOnce(&Value) -> Option<T>) -> Option<T> {
@@ -272,7 +272,7 @@ impl CloudTrailEvent {
             return f(iam_tracker_plugin_sdk::event::lookup(tree.as_ref()?, path)?);
         }
         let found = match self.convertible.get() {
-            Some(Convertible::Yes) => serde_json::from_str::<Value>(raw_at(&self.raw, path)?).ok(),
+            Some(Convertible::Yes) => seek(&self.raw, path),
             Some(Convertible::No) => None,
             Some(Convertible::Special) => None,
             // First call on this event: one walk decides convertibility and finds the value.
@@ -362,11 +362,23 @@ impl<'de> Visitor<'de> for Walk<'_> {
 fn walk_to(raw: &str, path: &str) -> (Convertible, Option<Value>) {
     let special = Cell::new(false);
     let mut de = serde_json::Deserializer::from_str(raw);
-    match (Seek { path, special: &special }).deserialize(&mut de).and_then(|found| de.end().map(|()| found)) {
+    match (Seek { path, special: &special, validate: true })
+        .deserialize(&mut de)
+        .and_then(|found| de.end().map(|()| found))
+    {
         Ok(found) => (Convertible::Yes, found),
         Err(_) if special.get() => (Convertible::Special, None),
         Err(_) => (Convertible::No, None),
     }
+}
+
+/// The value at a dotted path of a record known to convert ([`Convertible::Yes`]), as a
+/// lookup in its tree would find it: one pass that skips what is off the path and builds
+/// only the value found (a repeated key's last value wins, as in a `Value` map).
+fn seek(raw: &str, path: &str) -> Option<Value> {
+    let special = Cell::new(false);
+    let mut de = serde_json::Deserializer::from_str(raw);
+    (Seek { path, special: &special, validate: false }).deserialize(&mut de).ok().flatten()
 }
 
 /// [`Walk`], looking for the value at `path` on the way.
@@ -374,13 +386,33 @@ fn walk_to(raw: &str, path: &str) -> (Convertible, Option<Value>) {
 struct Seek<'p, 'c> {
     path: &'p str,
     special: &'c Cell<bool>,
+    /// Check what is off the path with `Value`'s checks ([`Walk`]), or just skip it.
+    validate: bool,
 }
 
 impl<'p, 'c> Seek<'p, 'c> {
+    /// Past one element off the path; `false` at the end of the sequence.
+    fn skip_element<'de, A: SeqAccess<'de>>(self, seq: &mut A) -> Result<bool, A::Error> {
+        Ok(if self.validate {
+            seq.next_element_seed(Walk(self.special))?.is_some()
+        } else {
+            seq.next_element::<IgnoredAny>()?.is_some()
+        })
+    }
+
+    /// Past one map value off the path.
+    fn skip_value<'de, A: MapAccess<'de>>(self, map: &mut A) -> Result<(), A::Error> {
+        if self.validate {
+            map.next_value_seed(Walk(self.special))
+        } else {
+            map.next_value::<IgnoredAny>().map(|_| ())
+        }
+    }
+
     /// The segment to match here and the seek for what follows it (`None`: this is the target).
     fn split(self) -> (&'p str, Option<Seek<'p, 'c>>) {
         match self.path.split_once('.') {
-            Some((seg, rest)) => (seg, Some(Seek { path: rest, special: self.special })),
+            Some((seg, rest)) => (seg, Some(Seek { path: rest, ..self })),
             None => (self.path, None),
         }
     }
@@ -440,7 +472,7 @@ impl<'de> Visitor<'de> for Seek<'_, '_> {
                     Some(v) => found = v,
                     None => break,
                 }
-            } else if seq.next_element_seed(Walk(self.special))?.is_none() {
+            } else if !self.skip_element(&mut seq)? {
                 break;
             }
             i += 1;
@@ -460,7 +492,7 @@ impl<'de> Visitor<'de> for Seek<'_, '_> {
             if key.0 == seg {
                 found = map.next_value_seed(Step(next))?;
             } else {
-                map.next_value_seed(Walk(self.special))?;
+                self.skip_value(&mut map)?;
             }
         }
         Ok(found)
@@ -537,20 +569,6 @@ impl<'de: 'a, 'a> Deserialize<'de> for Key<'a> {
         }
         d.deserialize_str(V)
     }
-}
-
-/// The JSON text at a dotted path (segments are object keys or array indices), following
-/// `iam_tracker_plugin_sdk::event::lookup`; `None` when the path leads nowhere.
-fn raw_at<'a>(raw: &'a str, path: &str) -> Option<&'a str> {
-    let mut cur = raw;
-    for seg in path.split('.') {
-        cur = match cur.as_bytes().first()? {
-            b'{' => serde_json::from_str::<Members>(cur).ok()?.get(seg)?,
-            b'[' => serde_json::from_str::<Vec<&RawValue>>(cur).ok()?.get(seg.parse::<usize>().ok()?)?.get(),
-            _ => return None,
-        };
-    }
-    Some(cur)
 }
 
 #[cfg(test)]
