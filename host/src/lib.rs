@@ -13,7 +13,13 @@
 //! - [`detect`]: the pipeline from input bytes to alerts and a summary.
 //! - [`window`]: the LookupEvents collection window and its slices.
 //! - [`report`]: alerts and the run summary, and how they are printed.
+//! - [`store`]: events, checkpoints and sent alerts (embedded SQLite; DynamoDB later).
+//! - [`collect`]: the collection pipeline and its sources (LookupEvents, trail files).
+//! - [`aws`]: the AWS SDK adapters (feature `aws`).
 
+#[cfg(feature = "aws")]
+pub mod aws;
+pub mod collect;
 pub mod config;
 pub mod detect;
 pub mod dispatch;
@@ -22,6 +28,7 @@ pub mod filters;
 pub mod input;
 pub mod plugin;
 pub mod report;
+pub mod store;
 pub mod window;
 
 pub use iam_tracker_plugin_sdk::Severity;

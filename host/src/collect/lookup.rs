@@ -1,0 +1,1 @@
+//! CloudTrail LookupEvents as a source: one task per (region, source), time slices oldest first.

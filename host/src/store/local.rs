@@ -1,0 +1,1 @@
+//! The embedded store: SQLite (rusqlite, WAL). See `docs/architecture.md` for why.
