@@ -16,6 +16,7 @@
 //! - [`store`]: events, checkpoints and sent alerts (embedded SQLite; DynamoDB later).
 //! - [`collect`]: the collection pipeline and its sources (LookupEvents, trail files).
 //! - [`aws`]: the AWS SDK adapters (feature `aws`).
+//! - [`timefmt`]: event times in every shape CloudTrail writes, dates, `--since`.
 
 #[cfg(feature = "aws")]
 pub mod aws;
@@ -29,6 +30,7 @@ pub mod input;
 pub mod plugin;
 pub mod report;
 pub mod store;
+pub mod timefmt;
 pub mod window;
 
 pub use iam_tracker_plugin_sdk::Severity;
