@@ -1,5 +1,10 @@
-//! Routing: each event goes to the user-name extractor once, then only to the detectors
-//! whose subscriptions match its (eventSource, eventName). Routes are memoised per pair.
+//! Routing: each event goes to the user-name extractor at most once, then only to the
+//! detectors whose subscriptions match its (eventSource, eventName). Routes are memoised
+//! per pair.
+//!
+//! When the extractor runs is a [`Extract`] setting: `detect` only needs the user name for
+//! events a detector looks at (most events match none, and the extractor call is the
+//! largest per-event cost), while `collect` stores it with every event.
 
 use std::collections::HashMap;
 use std::rc::Rc;
@@ -21,8 +26,20 @@ pub struct Outcome {
     pub faults: Vec<(String, Fault)>,
 }
 
+/// When the extractor runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Extract {
+    /// On every event (the user name is stored with each event).
+    Always,
+    /// Only on events routed to at least one detector (the user name only appears in alerts).
+    #[default]
+    WhenRouted,
+}
+
 /// The loaded plugins and the routing index.
 pub struct Dispatcher {
+    /// When the extractor runs.
+    pub extract: Extract,
     /// Alert exclusions from the config.
     pub exclusions: Vec<crate::config::Exclusion>,
     extractor: Option<Plugin>,
@@ -58,7 +75,7 @@ impl Dispatcher {
                 PluginKind::Detector => detectors.push(p),
             }
         }
-        Ok(Dispatcher { exclusions: Vec::new(), extractor, detectors, routes: HashMap::new() })
+        Ok(Dispatcher { extract: Extract::default(), exclusions: Vec::new(), extractor, detectors, routes: HashMap::new() })
     }
 
     /// Keep only the named detectors (`--only`). Unknown ids are an error.
@@ -123,14 +140,15 @@ impl Dispatcher {
     pub fn process(&mut self, event: Arc<CloudTrailEvent>) -> Outcome {
         let mut out = Outcome::default();
         let mut current = Current { event, actor: None };
-        if let Some(x) = self.extractor.as_mut().filter(|x| !x.is_disabled()) {
+        let route = self.route(&current.event.event_source, &current.event.event_name);
+        let wanted = self.extract == Extract::Always || !route.is_empty();
+        if let Some(x) = self.extractor.as_mut().filter(|x| wanted && !x.is_disabled()) {
             match x.extract(&current) {
                 Ok(name) => current.actor = name.filter(|n| !n.is_empty()).map(Arc::from),
                 Err(f) => out.faults.push((x.id().to_string(), f)),
             }
         }
         out.user_name = current.actor.as_deref().unwrap_or("unknown").to_string();
-        let route = self.route(&current.event.event_source, &current.event.event_name);
         for &i in route.iter() {
             let d = &mut self.detectors[i];
             if d.is_disabled() {

@@ -199,6 +199,13 @@ impl CloudTrailEvent {
             }
             return Err(RecordError::NotAnObject { kind: json_kind(trimmed) });
         }
+        // The common case: one pass reads the scalars and checks convertibility together.
+        one_pass(trimmed).unwrap_or_else(|| Self::parse_general(trimmed))
+    }
+
+    /// The general path: the derived reader, the identity, then a convertibility walk.
+    /// Slower (three passes), but it names every error precisely.
+    fn parse_general(trimmed: &str) -> Result<Self, RecordError> {
         let w: WireRecord = serde_json::from_str(trimmed).map_err(|e| RecordError::Json(e.to_string()))?;
         let event_source = w.event_source.ok_or(RecordError::MissingField { field: "eventSource" })?;
         let event_name = w.event_name.ok_or(RecordError::MissingField { field: "eventName" })?;
@@ -287,6 +294,235 @@ impl CloudTrailEvent {
             Some(Convertible::Special) => f(iam_tracker_plugin_sdk::event::lookup(self.tree()?, path)?),
             _ => None,
         }
+    }
+}
+
+/// Parse a record in one pass: the scalars, the identity and `Value`'s convertibility checks
+/// ([`Walk`]) at once. `None` when the pass fails for any reason (bad JSON, a value no tree
+/// can represent, a private token as a key); the caller then takes the general path, which
+/// names the error precisely. A repeated key's last value wins, as in a `Value` map.
+fn one_pass(raw: &str) -> Option<Result<CloudTrailEvent, RecordError>> {
+    let special = Cell::new(false);
+    let mut de = serde_json::Deserializer::from_str(raw);
+    let fields = RecordSeed(&special).deserialize(&mut de).and_then(|f| de.end().map(|()| f)).ok()?;
+    let Some(event_source) = fields.event_source else {
+        return Some(Err(RecordError::MissingField { field: "eventSource" }));
+    };
+    let Some(event_name) = fields.event_name else {
+        return Some(Err(RecordError::MissingField { field: "eventName" }));
+    };
+    Some(Ok(CloudTrailEvent {
+        raw: raw.into(),
+        event_source,
+        event_name,
+        event_id: fields.event_id,
+        event_time: fields.event_time,
+        aws_region: fields.aws_region,
+        source_ip_address: fields.source_ip_address,
+        user_agent: fields.user_agent,
+        error_code: fields.error_code,
+        error_message: fields.error_message,
+        recipient_account_id: fields.recipient_account_id,
+        identity: fields.identity,
+        tree: OnceLock::new(),
+        convertible: OnceLock::from(Convertible::Yes),
+    }))
+}
+
+/// The top-level fields [`one_pass`] reads.
+#[derive(Default)]
+struct RecordFields {
+    event_source: Option<String>,
+    event_name: Option<String>,
+    event_id: Option<String>,
+    event_time: Option<String>,
+    aws_region: Option<String>,
+    source_ip_address: Option<String>,
+    user_agent: Option<String>,
+    error_code: Option<String>,
+    error_message: Option<String>,
+    recipient_account_id: Option<String>,
+    identity: Identity,
+}
+
+/// The first key of an object, checked for a private token as [`Walk`] does.
+fn checked_key<'de, A: MapAccess<'de>>(
+    map: &mut A,
+    first: &mut bool,
+    special: &Cell<bool>,
+) -> Result<Option<Key<'de>>, A::Error> {
+    let key = map.next_key::<Key<'de>>()?;
+    if let Some(k) = &key {
+        if std::mem::take(first) && PRIVATE_TOKENS.contains(&k.0.as_ref()) {
+            special.set(true);
+            return Err(de::Error::custom("serde_json private token as a key"));
+        }
+    }
+    Ok(key)
+}
+
+/// The whole record: an object whose members are read or walked.
+#[derive(Clone, Copy)]
+struct RecordSeed<'c>(&'c Cell<bool>);
+
+impl<'de> DeserializeSeed<'de> for RecordSeed<'_> {
+    type Value = RecordFields;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<RecordFields, D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for RecordSeed<'_> {
+    type Value = RecordFields;
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a CloudTrail record object")
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<RecordFields, A::Error> {
+        let mut out = RecordFields::default();
+        let mut first = true;
+        while let Some(key) = checked_key(&mut map, &mut first, self.0)? {
+            let slot = match key.0.as_ref() {
+                "eventSource" => &mut out.event_source,
+                "eventName" => &mut out.event_name,
+                "eventID" => &mut out.event_id,
+                "eventTime" => &mut out.event_time,
+                "awsRegion" => &mut out.aws_region,
+                "sourceIPAddress" => &mut out.source_ip_address,
+                "userAgent" => &mut out.user_agent,
+                "errorCode" => &mut out.error_code,
+                "errorMessage" => &mut out.error_message,
+                "recipientAccountId" => &mut out.recipient_account_id,
+                "userIdentity" => {
+                    out.identity = map.next_value_seed(IdentitySeed(self.0))?;
+                    continue;
+                }
+                _ => {
+                    map.next_value_seed(Walk(self.0))?;
+                    continue;
+                }
+            };
+            *slot = map.next_value_seed(PathSeed { special: self.0, path: &[] })?;
+        }
+        Ok(out)
+    }
+}
+
+/// `userIdentity`: its scalars when it is an object (anything else walks to the default).
+#[derive(Clone, Copy)]
+struct IdentitySeed<'c>(&'c Cell<bool>);
+
+impl<'de> DeserializeSeed<'de> for IdentitySeed<'_> {
+    type Value = Identity;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Identity, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for IdentitySeed<'_> {
+    type Value = Identity;
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("any JSON value")
+    }
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<Identity, E> {
+        Ok(Identity::default())
+    }
+    fn visit_i64<E: de::Error>(self, _: i64) -> Result<Identity, E> {
+        Ok(Identity::default())
+    }
+    fn visit_u64<E: de::Error>(self, _: u64) -> Result<Identity, E> {
+        Ok(Identity::default())
+    }
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<Identity, E> {
+        Ok(Identity::default())
+    }
+    fn visit_str<E: de::Error>(self, _: &str) -> Result<Identity, E> {
+        Ok(Identity::default())
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<Identity, E> {
+        Ok(Identity::default())
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Identity, A::Error> {
+        Walk(self.0).visit_seq(seq).map(|()| Identity::default())
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Identity, A::Error> {
+        let mut out = Identity::default();
+        let mut first = true;
+        while let Some(key) = checked_key(&mut map, &mut first, self.0)? {
+            let (slot, path): (_, &[&str]) = match key.0.as_ref() {
+                "type" => (&mut out.identity_type, &[]),
+                "principalId" => (&mut out.principal_id, &[]),
+                "arn" => (&mut out.arn, &[]),
+                "accountId" => (&mut out.account_id, &[]),
+                "userName" => (&mut out.user_name, &[]),
+                "invokedBy" => (&mut out.invoked_by, &[]),
+                "sessionContext" => (&mut out.session_issuer_arn, &["sessionIssuer", "arn"]),
+                _ => {
+                    map.next_value_seed(Walk(self.0))?;
+                    continue;
+                }
+            };
+            *slot = map.next_value_seed(PathSeed { special: self.0, path })?;
+        }
+        Ok(out)
+    }
+}
+
+/// The scalar at a path of object keys below a value, with the getter semantics (text of a
+/// string, number or boolean; `None` when absent, null, a container, or the path leads
+/// nowhere). Everything else is walked with [`Walk`]'s checks.
+#[derive(Clone, Copy)]
+struct PathSeed<'c, 'p> {
+    special: &'c Cell<bool>,
+    path: &'p [&'p str],
+}
+
+impl<'de> DeserializeSeed<'de> for PathSeed<'_, '_> {
+    type Value = Option<String>;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Option<String>, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for PathSeed<'_, '_> {
+    type Value = Option<String>;
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("any JSON value")
+    }
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+        Ok(self.path.is_empty().then(|| v.to_owned()))
+    }
+    fn visit_bool<E: de::Error>(self, v: bool) -> Result<Self::Value, E> {
+        Ok(self.path.is_empty().then(|| v.to_string()))
+    }
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
+        Ok(self.path.is_empty().then(|| v.to_string()))
+    }
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
+        Ok(self.path.is_empty().then(|| v.to_string()))
+    }
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<Self::Value, E> {
+        Ok(self.path.is_empty().then(|| serde_json::Number::from_f64(v).map(|n| n.to_string())).flatten())
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Self::Value, A::Error> {
+        Walk(self.special).visit_seq(seq).map(|()| None)
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let [head, rest @ ..] = self.path else {
+            return Walk(self.special).visit_map(map).map(|()| None);
+        };
+        let mut out = None;
+        let mut first = true;
+        while let Some(key) = checked_key(&mut map, &mut first, self.special)? {
+            if key.0 == *head {
+                out = map.next_value_seed(PathSeed { special: self.special, path: rest })?;
+            } else {
+                map.next_value_seed(Walk(self.special))?;
+            }
+        }
+        Ok(out)
     }
 }
 
@@ -574,6 +810,63 @@ impl<'de: 'a, 'a> Deserialize<'de> for Key<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Everything `parse` exposes, for comparing the two paths.
+    fn facts(ev: &CloudTrailEvent) -> Vec<Option<String>> {
+        let i = &ev.identity;
+        vec![
+            Some(ev.event_source.clone()),
+            Some(ev.event_name.clone()),
+            ev.event_id.clone(),
+            ev.event_time.clone(),
+            ev.aws_region.clone(),
+            ev.source_ip_address.clone(),
+            ev.user_agent.clone(),
+            ev.error_code.clone(),
+            ev.error_message.clone(),
+            ev.recipient_account_id.clone(),
+            i.identity_type.clone(),
+            i.principal_id.clone(),
+            i.arn.clone(),
+            i.account_id.clone(),
+            i.user_name.clone(),
+            i.invoked_by.clone(),
+            i.session_issuer_arn.clone(),
+            ev.field("requestParameters"),
+            ev.field("userIdentity.sessionContext.sessionIssuer.userName"),
+        ]
+    }
+
+    #[test]
+    fn one_pass_agrees_with_the_general_path() {
+        let records = [
+            r#"{"eventSource":"iam.amazonaws.com","eventName":"CreateUser","eventID":"e1","eventTime":"2024-05-01T12:00:00Z","awsRegion":"us-east-1","sourceIPAddress":"1.2.3.4","userAgent":"aws-cli","recipientAccountId":123456789012,"userIdentity":{"type":"AssumedRole","principalId":"AROA:s","arn":"arn:aws:sts::1:assumed-role/R/s","accountId":"1","invokedBy":null,"sessionContext":{"attributes":{"mfaAuthenticated":"false"},"sessionIssuer":{"type":"Role","userName":"R","arn":"arn:aws:iam::1:role/R"}}},"requestParameters":{"userName":"bob"},"errorCode":null,"errorMessage":{"x":1}}"#,
+            r#"{"eventSource":"s","eventName":"n","userIdentity":[1,2,{"type":"x"}],"eventTime":12.5,"awsRegion":true}"#,
+            r#"{"eventSource":"s","eventName":"n","userIdentity":{"type":"A","type":"B","sessionContext":{"sessionIssuer":{"arn":"a"}},"sessionContext":{"sessionIssuer":"str"}}}"#,
+            r#"{"eventSource":"s","eventName":"n","userIdentity":{"sessionContext":{"sessionIssuer":{"arn":"a","arn":{"deep":[1]}}}}}"#,
+            r#"{"eventSource":"s","eventName":"n","userIdentity":{"sessionContext":{"sessionIssuer":{"arn":7}}}}"#,
+            r#"{"eventSource":"s","eventName":"n","userIdentity":"Root","requestParameters":{"a":[{"b":"\u00e9\n"}]}}"#,
+            r#"{"eventSource":"s","eventName":"n","userIdentity":{"userName":"\ud83d\ude00"}}"#,
+            r#"{"eventName":"n"}"#,
+            r#"{"eventSource":["s"],"eventName":"n"}"#,
+        ];
+        for raw in records {
+            let fast = one_pass(raw).map(|r| r.map(|e| facts(&e)));
+            let general = CloudTrailEvent::parse_general(raw).map(|e| facts(&e));
+            assert_eq!(fast, Some(general), "{raw}");
+        }
+        // Left to the general path, which names the error: bad JSON, values no tree holds,
+        // serde_json's private tokens as keys.
+        for raw in [
+            r#"{"eventSource":"s","eventName":"n","x":1e999}"#,
+            r#"{"eventSource":"s","eventName":"n","userIdentity":{"userName":"\ud800"}}"#,
+            r#"{"eventSource":"s","eventName":"n""#,
+            r#"{"$serde_json::private::RawValue":"1","eventSource":"s","eventName":"n"}"#,
+            r#"{"eventSource":"s","eventName":"n","u":{"$serde_json::private::Number":"1"}}"#,
+        ] {
+            assert!(one_pass(raw).is_none(), "{raw}");
+        }
+    }
 
     #[test]
     fn parses_scalars_leniently() {
