@@ -118,6 +118,8 @@ pub fn process_event(
             event_source: ev.event_source.clone(),
             event_name: ev.event_name.clone(),
             user_name: outcome.user_name.clone(),
+            aws_region: ev.aws_region.clone(),
+            source_ip: ev.source_ip_address.clone(),
             detector,
             severity: a.severity,
             title: a.title,

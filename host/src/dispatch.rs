@@ -136,20 +136,46 @@ impl Dispatcher {
         }
     }
 
-    /// Run the extractor and the subscribed detectors on one event.
+    /// Run the extractor and the subscribed detectors on one event (the extractor as
+    /// [`Dispatcher::extract`] says).
     pub fn process(&mut self, event: Arc<CloudTrailEvent>) -> Outcome {
-        let mut out = Outcome::default();
-        let mut current = Current { event, actor: None };
-        let route = self.route(&current.event.event_source, &current.event.event_name);
-        let wanted = self.extract == Extract::Always || !route.is_empty();
-        if let Some(x) = self.extractor.as_mut().filter(|x| wanted && !x.is_disabled()) {
-            match x.extract(&current) {
-                Ok(name) => current.actor = name.filter(|n| !n.is_empty()).map(Arc::from),
-                Err(f) => out.faults.push((x.id().to_string(), f)),
-            }
+        let route = self.route(&event.event_source, &event.event_name);
+        let mut faults = Vec::new();
+        let actor = if self.extract == Extract::Always || !route.is_empty() {
+            let (actor, fault) = self.extract_actor(&event);
+            faults.extend(fault);
+            actor
+        } else {
+            None
+        };
+        let mut out = self.detect_routed(event, actor, &route);
+        faults.append(&mut out.faults);
+        out.faults = faults;
+        out
+    }
+
+    /// Run the extractor alone: the non-empty user name it gives, and its fault if any.
+    pub fn extract_actor(&mut self, event: &Arc<CloudTrailEvent>) -> (Option<Arc<str>>, Option<(String, Fault)>) {
+        let Some(x) = self.extractor.as_mut().filter(|x| !x.is_disabled()) else { return (None, None) };
+        match x.extract(&Current { event: event.clone(), actor: None }) {
+            Ok(name) => (name.filter(|n| !n.is_empty()).map(Arc::from), None),
+            Err(f) => (None, Some((x.id().to_string(), f))),
         }
-        out.user_name = current.actor.as_deref().unwrap_or("unknown").to_string();
-        for &i in route.iter() {
+    }
+
+    /// Run the subscribed detectors on an event whose actor is already extracted.
+    pub fn detect(&mut self, event: Arc<CloudTrailEvent>, actor: Option<Arc<str>>) -> Outcome {
+        let route = self.route(&event.event_source, &event.event_name);
+        self.detect_routed(event, actor, &route)
+    }
+
+    fn detect_routed(&mut self, event: Arc<CloudTrailEvent>, actor: Option<Arc<str>>, route: &[usize]) -> Outcome {
+        let mut out = Outcome {
+            user_name: actor.as_deref().unwrap_or("unknown").to_string(),
+            ..Outcome::default()
+        };
+        let current = Current { event, actor };
+        for &i in route {
             let d = &mut self.detectors[i];
             if d.is_disabled() {
                 continue;

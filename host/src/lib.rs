@@ -13,6 +13,7 @@
 //! - [`detect`]: the pipeline from input bytes to alerts and a summary.
 //! - [`window`]: the LookupEvents collection window and its slices.
 //! - [`report`]: alerts and the run summary, and how they are printed.
+//! - [`sink`]: where alerts go (stdout, a file; SNS later).
 //! - [`store`]: events, checkpoints and sent alerts (embedded SQLite; DynamoDB later).
 //! - [`collect`]: the collection pipeline and its sources (LookupEvents, trail files).
 //! - [`aws`]: the AWS SDK adapters (feature `aws`).
@@ -29,6 +30,7 @@ pub mod filters;
 pub mod input;
 pub mod plugin;
 pub mod report;
+pub mod sink;
 pub mod store;
 pub mod timefmt;
 pub mod window;

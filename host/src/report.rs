@@ -3,19 +3,23 @@
 use std::collections::BTreeMap;
 use std::io::{self, Write};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::plugin::FaultKind;
 use crate::Severity;
 
 /// An alert with the event facts it is about.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RaisedAlert {
     pub event_id: Option<String>,
     pub event_time: Option<String>,
     pub event_source: String,
     pub event_name: String,
     pub user_name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub aws_region: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_ip: Option<String>,
     pub detector: String,
     pub severity: Severity,
     pub title: String,
@@ -23,7 +27,7 @@ pub struct RaisedAlert {
     pub dedup_key: String,
     /// Where the record came from: `file record N` or `file line N`.
     pub source: String,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub context: Vec<(String, String)>,
 }
 

@@ -29,7 +29,7 @@ impl Default for WindowConfig {
 }
 
 /// A closed time range `[start, end]` in epoch seconds.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 pub struct Span {
     pub start: i64,
     pub end: i64,

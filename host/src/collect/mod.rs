@@ -9,10 +9,12 @@
 //!
 //! - [`lookup`]: CloudTrail LookupEvents, time slices oldest first, rate-limited per region.
 //! - [`trail`]: trail log files from a folder or an S3 prefix, each file read once.
+//! - [`run`]: the processing loop ([`run::Collector`]) and the run report.
 //!
 //! [`Store`]: crate::store::Store
 
 pub mod lookup;
+pub mod run;
 pub mod trail;
 
 use std::time::{Duration, Instant};

@@ -1,0 +1,162 @@
+//! Where alerts go: the [`AlertSink`] trait and the local sinks (stdout, a file).
+//!
+//! Delivery is at least once: the collector records an alert as pending in the store,
+//! delivers it, then marks it sent. A sink that fails leaves the alert pending for the next
+//! run; it is never recorded as sent. The SNS sink (AWS backends) implements the same trait.
+
+use std::fs::{File, OpenOptions};
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+
+use crate::report::{AlertWriter, Format, RaisedAlert};
+
+/// A failed delivery. The message names the sink and the problem.
+#[derive(Debug, thiserror::Error)]
+#[error("alert delivery to {sink} failed: {detail}")]
+pub struct SinkError {
+    pub sink: String,
+    pub detail: String,
+}
+
+/// A destination for alerts.
+pub trait AlertSink {
+    /// A short description for reports (`stdout`, `file:/path`, `sns:arn`).
+    fn describe(&self) -> String;
+    /// Deliver one alert. `Ok` means it is durably handed over (written and flushed,
+    /// published).
+    fn deliver(&mut self, alert: &RaisedAlert) -> Result<(), SinkError>;
+    /// Finish (e.g. close a JSON array). Called once at the end of a run.
+    fn finish(&mut self) -> Result<(), SinkError> {
+        Ok(())
+    }
+}
+
+/// Alerts printed to stdout (text, JSON Lines).
+pub struct StdoutSink {
+    writer: Option<AlertWriter<io::Stdout>>,
+}
+
+impl StdoutSink {
+    pub fn new(format: Format, color: bool) -> Self {
+        StdoutSink { writer: Some(AlertWriter::new(io::stdout(), format, color)) }
+    }
+}
+
+impl AlertSink for StdoutSink {
+    fn describe(&self) -> String {
+        "stdout".into()
+    }
+
+    fn deliver(&mut self, alert: &RaisedAlert) -> Result<(), SinkError> {
+        let err = |e: io::Error| SinkError { sink: "stdout".into(), detail: e.to_string() };
+        let w = self.writer.as_mut().ok_or_else(|| err(io::Error::other("already finished")))?;
+        w.write(alert).map_err(err)
+    }
+
+    fn finish(&mut self) -> Result<(), SinkError> {
+        match self.writer.take() {
+            Some(w) => w.finish().map(drop).map_err(|e| SinkError { sink: "stdout".into(), detail: e.to_string() }),
+            None => Ok(()),
+        }
+    }
+}
+
+/// Alerts appended to a file as JSON Lines, each line flushed and synced before the
+/// delivery counts.
+pub struct FileSink {
+    path: PathBuf,
+    file: File,
+}
+
+impl FileSink {
+    pub fn open(path: &Path) -> Result<Self, SinkError> {
+        let file = OpenOptions::new().create(true).append(true).open(path).map_err(|e| SinkError {
+            sink: format!("file:{}", path.display()),
+            detail: format!("cannot open for appending: {e}"),
+        })?;
+        Ok(FileSink { path: path.to_path_buf(), file })
+    }
+}
+
+impl AlertSink for FileSink {
+    fn describe(&self) -> String {
+        format!("file:{}", self.path.display())
+    }
+
+    fn deliver(&mut self, alert: &RaisedAlert) -> Result<(), SinkError> {
+        let err = |e: String| SinkError { sink: format!("file:{}", self.path.display()), detail: e };
+        let mut line = serde_json::to_vec(alert).map_err(|e| err(e.to_string()))?;
+        line.push(b'\n');
+        self.file.write_all(&line).map_err(|e| err(e.to_string()))?;
+        self.file.sync_data().map_err(|e| err(e.to_string()))
+    }
+}
+
+/// Every sink gets every alert; the delivery fails if any sink fails (the alert stays
+/// pending and is repeated to all next run: at least once, never lost).
+pub struct MultiSink(pub Vec<Box<dyn AlertSink>>);
+
+impl AlertSink for MultiSink {
+    fn describe(&self) -> String {
+        self.0.iter().map(|s| s.describe()).collect::<Vec<_>>().join(", ")
+    }
+
+    fn deliver(&mut self, alert: &RaisedAlert) -> Result<(), SinkError> {
+        let mut first_err = None;
+        for s in &mut self.0 {
+            if let Err(e) = s.deliver(alert) {
+                first_err.get_or_insert(e);
+            }
+        }
+        first_err.map_or(Ok(()), Err)
+    }
+
+    fn finish(&mut self) -> Result<(), SinkError> {
+        let mut first_err = None;
+        for s in &mut self.0 {
+            if let Err(e) = s.finish() {
+                first_err.get_or_insert(e);
+            }
+        }
+        first_err.map_or(Ok(()), Err)
+    }
+}
+
+/// A parsed `--alerts` value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SinkSpec {
+    Stdout,
+    File(PathBuf),
+    /// An SNS topic ARN (needs the AWS backends).
+    Sns(String),
+}
+
+impl SinkSpec {
+    /// `stdout`, `file:PATH` or `sns:TOPIC_ARN`.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        match text.split_once(':') {
+            _ if text == "stdout" => Ok(SinkSpec::Stdout),
+            Some(("file", p)) if !p.is_empty() => Ok(SinkSpec::File(PathBuf::from(p))),
+            Some(("sns", arn)) if arn.starts_with("arn:") => Ok(SinkSpec::Sns(arn.to_string())),
+            _ => Err(format!("`{text}` is not an alert sink: use stdout, file:PATH or sns:TOPIC_ARN")),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sink_specs_parse_or_name_the_problem() {
+        assert_eq!(SinkSpec::parse("stdout"), Ok(SinkSpec::Stdout));
+        assert_eq!(SinkSpec::parse("file:/tmp/a.jsonl"), Ok(SinkSpec::File("/tmp/a.jsonl".into())));
+        assert_eq!(
+            SinkSpec::parse("sns:arn:aws:sns:us-east-1:1:t"),
+            Ok(SinkSpec::Sns("arn:aws:sns:us-east-1:1:t".into()))
+        );
+        for bad in ["", "file:", "sns:topic", "slack:x"] {
+            assert!(SinkSpec::parse(bad).is_err_and(|e| e.contains(bad)), "{bad}");
+        }
+    }
+}
