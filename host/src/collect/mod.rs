@@ -10,10 +10,12 @@
 //! - [`lookup`]: CloudTrail LookupEvents, time slices oldest first, rate-limited per region.
 //! - [`trail`]: trail log files from a folder or an S3 prefix, each file read once.
 //! - [`run`]: the processing loop ([`run::Collector`]) and the run report.
+//! - [`progress`]: progress bars or log lines, and the summary table.
 //!
 //! [`Store`]: crate::store::Store
 
 pub mod lookup;
+pub mod progress;
 pub mod run;
 pub mod trail;
 
