@@ -381,7 +381,7 @@ fn bench(args: &[String]) -> Result<()> {
     }
     let status = cargo()
         .current_dir(&root)
-        .args(["bench", "-p", "iam-tracker", "--bench", "pipeline", "--"])
+        .args(["bench", "-p", "iam-tracker", "--no-default-features", "--bench", "pipeline", "--"])
         .args(args)
         .status()
         .context("cannot run cargo bench")?;
