@@ -50,6 +50,8 @@ pub fn demo(root: &Path) -> Result<()> {
 pub fn test(root: &Path) -> Result<()> {
     step("build plugins");
     crate::build_plugins()?;
+    step("moto server for the S3 tests");
+    crate::moto::ensure(root)?;
     step("cargo test --workspace");
     let mut c = cargo(root);
     c.args(["test", "--workspace"]);

@@ -1,9 +1,11 @@
 //! Host integration tests: the real wasmtime host running the real built components.
 //!
-//! They need `cargo xtask build-plugins` to have run (the README's test command does it).
+//! They need `cargo xtask build-plugins` to have run, and the S3 tests a moto server from
+//! `cargo xtask moto` (the README's test command, `cargo xtask test`, does both).
 
 mod cases;
 mod cli;
 mod faults;
 mod loading;
 mod support;
+mod trail;

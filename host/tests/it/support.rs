@@ -1,4 +1,7 @@
-//! Shared helpers: workspace paths, loading plugins, running one record.
+//! Shared helpers: workspace paths, loading plugins, running one record; [`moto`], the
+//! local AWS server.
+
+pub mod moto;
 
 use std::path::PathBuf;
 use std::sync::Arc;
