@@ -6,4 +6,5 @@ mod cases;
 mod cli;
 mod faults;
 mod loading;
+mod store;
 mod support;
