@@ -807,6 +807,35 @@ mod tests {
     }
 
     #[test]
+    fn two_handles_on_one_file_see_each_others_commits() {
+        // Nothing is cached in a handle: a second process (here a second connection) sees
+        // every commit, and a checkpoint decision is made on what is in the file.
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let mut a = LocalStore::open(tmp.path()).expect("open a");
+        let mut b = LocalStore::open(tmp.path()).expect("open b");
+        let t = task("us-east-1");
+        let r = a.commit(&batch(
+            three_events(),
+            vec![alert("k", NOW, 60)],
+            Progress::Checkpoint { task: t.clone(), to: NOW },
+            NOW,
+        ));
+        assert!(r.expect("a commits").checkpoint_moved);
+        let r = b
+            .commit(&batch(
+                three_events(),
+                vec![alert("k", NOW, 60)],
+                Progress::Checkpoint { task: t.clone(), to: NOW - 1 },
+                NOW,
+            ))
+            .expect("b commits");
+        assert_eq!((r.stored, r.already_stored, r.alerts_duplicate, r.checkpoint_moved), (0, 3, 1, false));
+        b.mark_sent("k", NOW + 1).expect("b marks sent");
+        assert!(a.pending_alerts().expect("a reads").is_empty());
+        assert_eq!(a.checkpoint(&t).expect("a reads").map(|c| c.last_processed), Some(NOW));
+    }
+
+    #[test]
     fn a_failing_progress_write_rolls_back_the_whole_batch() {
         let tmp = tempfile::tempdir().expect("tempdir");
         let mut store = LocalStore::open(tmp.path()).expect("open");

@@ -56,15 +56,16 @@ impl StoreSpec {
         }
     }
 
-    /// Open the store, creating it when missing (for commands that write).
-    pub fn open(&self) -> Result<Box<dyn Store>, StoreError> {
+    /// Open the store, creating it when missing (for commands that write). The box is
+    /// `Send` so the store can move to the processing thread; it coerces to `Box<dyn Store>`.
+    pub fn open(&self) -> Result<Box<dyn Store + Send>, StoreError> {
         match self {
             StoreSpec::Local(dir) => Ok(Box::new(LocalStore::open(dir)?)),
         }
     }
 
     /// Open a store that must exist (for read-back commands).
-    pub fn open_existing(&self) -> Result<Box<dyn Store>, StoreError> {
+    pub fn open_existing(&self) -> Result<Box<dyn Store + Send>, StoreError> {
         match self {
             StoreSpec::Local(dir) => Ok(Box::new(LocalStore::open_existing(dir)?)),
         }
