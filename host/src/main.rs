@@ -1,6 +1,6 @@
 //! The `iam-tracker` command line. Parses flags, calls the library, and decides exit codes:
 //! 0 all good, 1 finished with rejected records or plugin faults (or failed cases),
-//! 2 could not run.
+//! 2 could not run (bad flag, a store that cannot be opened, ...).
 
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
@@ -17,6 +17,10 @@ use iam_tracker::event::CloudTrailEvent;
 use iam_tracker::input::{Origin, Position};
 use iam_tracker::plugin::{self, Limits};
 use iam_tracker::report::{AlertWriter, Format, Summary};
+use iam_tracker::store::spec::StoreSpec;
+use iam_tracker::store::view::{self, ViewFormat};
+use iam_tracker::store::{EventQuery, Store};
+use iam_tracker::timefmt;
 use iam_tracker_plugin_sdk::testing::{self, ActualAlert};
 use iam_tracker_plugin_sdk::PluginKind;
 
@@ -70,6 +74,26 @@ impl PluginArgs {
     }
 }
 
+#[derive(clap::Args, Clone)]
+struct StoreArgs {
+    /// Where events, checkpoints and alerts are stored: `local:DIR`. Default: the local store
+    /// in `$IAM_TRACKER_DATA_DIR`, else `$XDG_DATA_HOME/iam-tracker`, else
+    /// `~/.local/share/iam-tracker`.
+    #[arg(long, value_name = "local:DIR")]
+    store: Option<String>,
+}
+
+impl StoreArgs {
+    /// Open a store that must already exist (read-back commands).
+    fn open_existing(&self) -> anyhow::Result<Box<dyn Store>> {
+        let spec = match &self.store {
+            Some(t) => StoreSpec::parse(t).context("bad --store")?,
+            None => StoreSpec::default_local()?,
+        };
+        Ok(spec.open_existing()?)
+    }
+}
+
 #[derive(Subcommand)]
 enum Command {
     /// Run the detectors over CloudTrail records (files, folders, gzip, `-` for stdin).
@@ -89,6 +113,41 @@ enum Command {
         max_record_bytes: usize,
         #[command(flatten)]
         plugins: PluginArgs,
+    },
+    /// Read back stored events, oldest first.
+    Events {
+        #[command(flatten)]
+        store: StoreArgs,
+        /// Only this day (UTC).
+        #[arg(long, value_name = "YYYY-MM-DD", conflicts_with = "since")]
+        date: Option<String>,
+        /// Only events at or after this time: a date, an RFC 3339 time or a duration (12h, 7d).
+        #[arg(long, value_name = "T")]
+        since: Option<String>,
+        /// Only events of this user (the extracted user name).
+        #[arg(long, value_name = "U")]
+        user: Option<String>,
+        /// Only events with this eventName.
+        #[arg(long = "event-name", value_name = "N")]
+        event_name: Option<String>,
+        /// At most this many events.
+        #[arg(long, value_name = "N")]
+        limit: Option<usize>,
+        #[arg(long, value_enum, default_value_t = ViewFormat::Table)]
+        format: ViewFormat,
+    },
+    /// Read back recorded alerts (sent and pending), oldest first.
+    Alerts {
+        #[command(flatten)]
+        store: StoreArgs,
+        /// Only alerts recorded at or after this time: a date, an RFC 3339 time or a duration.
+        #[arg(long, value_name = "T")]
+        since: Option<String>,
+        /// Only alerts not delivered yet.
+        #[arg(long)]
+        pending: bool,
+        #[arg(long, value_enum, default_value_t = ViewFormat::Table)]
+        format: ViewFormat,
     },
     /// List or test plugins.
     Plugins {
@@ -148,6 +207,10 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Detect { paths, format, only, max_record_bytes, plugins } => {
             detect_cmd(&paths, format, only, max_record_bytes, &plugins)
         }
+        Command::Events { store, date, since, user, event_name, limit, format } => {
+            events_cmd(&store, date.as_deref(), since.as_deref(), user, event_name, limit, format)
+        }
+        Command::Alerts { store, since, pending, format } => alerts_cmd(&store, since.as_deref(), pending, format),
         Command::Plugins { command: PluginsCommand::List { format, plugins } } => list_cmd(format, &plugins),
         Command::Plugins { command: PluginsCommand::Test { plugin, cases, plugins } } => {
             test_cmd(&plugin, &cases, &plugins)
@@ -198,6 +261,62 @@ fn detect_cmd(
     let color = stderr.is_terminal() && std::env::var_os("NO_COLOR").is_none();
     summary.print(&mut stderr.lock(), color)?;
     Ok(summary.exit_code() as u8)
+}
+
+fn parse_since_flag(since: Option<&str>) -> anyhow::Result<Option<i64>> {
+    since.map(|t| timefmt::parse_since(t, timefmt::now()).map_err(|e| anyhow::anyhow!("bad --since: {e}"))).transpose()
+}
+
+/// Write read-back output; a closed pipe (`| head`) is not an error.
+fn finish_output(result: std::io::Result<()>) -> anyhow::Result<u8> {
+    match result {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(e).context("cannot write to stdout"),
+        _ => Ok(0),
+    }
+}
+
+fn events_cmd(
+    store: &StoreArgs,
+    date: Option<&str>,
+    since: Option<&str>,
+    user_name: Option<String>,
+    event_name: Option<String>,
+    limit: Option<usize>,
+    format: ViewFormat,
+) -> anyhow::Result<u8> {
+    let day = match date {
+        Some(d) => match timefmt::parse_date(d) {
+            Some(e) => Some(timefmt::date_of(e)),
+            None => anyhow::bail!("bad --date: `{d}` is not a date (YYYY-MM-DD)"),
+        },
+        None => None,
+    };
+    let query = EventQuery {
+        from_date: day.clone(),
+        to_date: day,
+        since: parse_since_flag(since)?,
+        user_name,
+        event_name,
+        limit,
+    };
+    let store = store.open_existing()?;
+    let events = store.events(&query)?;
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    finish_output(view::write_events(&mut out, &events, format))
+}
+
+fn alerts_cmd(store: &StoreArgs, since: Option<&str>, pending: bool, format: ViewFormat) -> anyhow::Result<u8> {
+    let since = parse_since_flag(since)?;
+    let store = store.open_existing()?;
+    let alerts = if pending {
+        let mut a = store.pending_alerts()?;
+        a.retain(|a| since.is_none_or(|s| a.created_at >= s));
+        a
+    } else {
+        store.alerts(since)?
+    };
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    finish_output(view::write_alerts(&mut out, &alerts, format))
 }
 
 fn list_cmd(format: ListFormat, plugins: &PluginArgs) -> anyhow::Result<u8> {

@@ -13,6 +13,8 @@
 //! events are idempotent by (date, event id) and alerts by dedup key.
 
 pub mod local;
+pub mod spec;
+pub mod view;
 
 use serde::Serialize;
 

@@ -7,5 +7,6 @@ mod cases;
 mod cli;
 mod faults;
 mod loading;
+mod store;
 mod support;
 mod trail;
