@@ -46,6 +46,28 @@ impl Default for Filters {
 }
 
 impl Filters {
+    /// From `FILTER_AWS_SERVICE_EVENTS` (true/false, 1/0, yes/no; default true) and
+    /// `FILTERED_ROLES`; an invalid value is an error naming the variable.
+    pub fn from_env() -> Result<Self, String> {
+        Self::from_vars(|name| std::env::var(name).ok())
+    }
+
+    /// As [`Filters::from_env`], reading variables through `get`.
+    pub fn from_vars(get: impl Fn(&str) -> Option<String>) -> Result<Self, String> {
+        let mut f = Filters::default();
+        if let Some(v) = get("FILTER_AWS_SERVICE_EVENTS").filter(|v| !v.trim().is_empty()) {
+            f.aws_service_events = match v.trim().to_ascii_lowercase().as_str() {
+                "true" | "1" | "yes" | "on" => true,
+                "false" | "0" | "no" | "off" => false,
+                _ => return Err(format!("FILTER_AWS_SERVICE_EVENTS=`{v}` is not a boolean (true or false)")),
+            };
+        }
+        if let Some(v) = get("FILTERED_ROLES") {
+            f.role_patterns = Self::parse_roles(&v);
+        }
+        Ok(f)
+    }
+
     /// Parse `FILTERED_ROLES` (comma-separated; blanks ignored).
     pub fn parse_roles(list: &str) -> Vec<String> {
         list.split(',').map(str::trim).filter(|p| !p.is_empty()).map(str::to_string).collect()
@@ -89,6 +111,21 @@ mod tests {
 
     fn ev(json: &str) -> CloudTrailEvent {
         CloudTrailEvent::parse(json).expect("record")
+    }
+
+    #[test]
+    fn settings_come_from_the_environment_variables() {
+        let vars = |pairs: &'static [(&'static str, &'static str)]| {
+            move |k: &str| pairs.iter().find(|(n, _)| *n == k).map(|(_, v)| v.to_string())
+        };
+        let f = Filters::from_vars(vars(&[])).expect("defaults");
+        assert!(f.aws_service_events && f.role_patterns.is_empty());
+        let f = Filters::from_vars(vars(&[("FILTER_AWS_SERVICE_EVENTS", "False"), ("FILTERED_ROLES", "WizRole, Scan*")]))
+            .expect("valid");
+        assert!(!f.aws_service_events);
+        assert_eq!(f.role_patterns, vec!["WizRole".to_string(), "Scan*".to_string()]);
+        let e = Filters::from_vars(vars(&[("FILTER_AWS_SERVICE_EVENTS", "maybe")])).expect_err("invalid");
+        assert!(e.contains("FILTER_AWS_SERVICE_EVENTS") && e.contains("maybe"), "{e}");
     }
 
     #[test]

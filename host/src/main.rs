@@ -114,6 +114,53 @@ enum Command {
         #[command(flatten)]
         plugins: PluginArgs,
     },
+    /// Collect CloudTrail events into the store, run the detectors, deliver the alerts.
+    ///
+    /// Sources: CloudTrail LookupEvents in every enabled region (the default; AWS settings
+    /// from the standard SDK chain, including AWS_ENDPOINT_URL), or trail log files in a
+    /// folder or under an S3 prefix. Environment: PROCESS_IAM_EVENTS, PROCESS_STS_EVENTS,
+    /// PROCESS_SIGNIN_EVENTS, PROCESS_SSO_EVENTS, SSO_REGION, MAX_WORKERS,
+    /// FILTER_AWS_SERVICE_EVENTS, FILTERED_ROLES.
+    Collect {
+        /// `cloudtrail`, `trail:PATH`, `trail:s3://BUCKET/PREFIX` or `s3://BUCKET/PREFIX`.
+        #[arg(long, value_name = "SOURCE", default_value = "cloudtrail")]
+        source: String,
+        #[command(flatten)]
+        store: StoreArgs,
+        /// Where alerts go: `stdout`, `file:PATH` (JSON Lines); repeatable.
+        #[arg(long = "alerts", value_name = "SINK", default_value = "stdout")]
+        alerts: Vec<String>,
+        /// Format of alerts on stdout (text is coloured on a terminal).
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+        /// Only these regions (comma-separated); skips region discovery.
+        #[arg(long, value_name = "R1,R2", value_delimiter = ',')]
+        regions: Vec<String>,
+        /// Backfill: read from this time (a date, an RFC 3339 time or a duration like 30d),
+        /// at most 90 days back.
+        #[arg(long, value_name = "T")]
+        since: Option<String>,
+        /// Read and detect (alerts on stdout), but store nothing and deliver nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Stop starting new work after this long (e.g. 10m, 90s); checkpoints stay consistent.
+        #[arg(long, value_name = "DURATION")]
+        deadline: Option<String>,
+        /// How long an alert's dedup key suppresses repeats (e.g. 30d, 24h).
+        #[arg(long, value_name = "DURATION", default_value = "30d")]
+        dedup_window: String,
+        /// Send every AWS request to this endpoint (a local server); default: the SDK chain.
+        #[arg(long, value_name = "URL")]
+        endpoint_url: Option<String>,
+        /// Also write the run report as JSON to this file.
+        #[arg(long, value_name = "FILE")]
+        report_json: Option<PathBuf>,
+        /// Largest accepted record, in bytes.
+        #[arg(long, value_name = "BYTES", default_value_t = iam_tracker::event::DEFAULT_MAX_RECORD_BYTES)]
+        max_record_bytes: usize,
+        #[command(flatten)]
+        plugins: PluginArgs,
+    },
     /// Read back stored events, oldest first.
     Events {
         #[command(flatten)]
@@ -207,6 +254,36 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Detect { paths, format, only, max_record_bytes, plugins } => {
             detect_cmd(&paths, format, only, max_record_bytes, &plugins)
         }
+        Command::Collect {
+            source,
+            store,
+            alerts,
+            format,
+            regions,
+            since,
+            dry_run,
+            deadline,
+            dedup_window,
+            endpoint_url,
+            report_json,
+            max_record_bytes,
+            plugins,
+        } => {
+            let args = CollectArgs {
+                source,
+                alerts,
+                format,
+                regions,
+                since,
+                dry_run,
+                deadline,
+                dedup_window,
+                endpoint_url,
+                report_json,
+                max_record_bytes,
+            };
+            collect_cmd(&store, args, &plugins)
+        }
         Command::Events { store, date, since, user, event_name, limit, format } => {
             events_cmd(&store, date.as_deref(), since.as_deref(), user, event_name, limit, format)
         }
@@ -261,6 +338,97 @@ fn detect_cmd(
     let color = stderr.is_terminal() && std::env::var_os("NO_COLOR").is_none();
     summary.print(&mut stderr.lock(), color)?;
     Ok(summary.exit_code() as u8)
+}
+
+/// The `collect` flags other than the store and plugins.
+struct CollectArgs {
+    source: String,
+    alerts: Vec<String>,
+    format: Format,
+    regions: Vec<String>,
+    since: Option<String>,
+    dry_run: bool,
+    deadline: Option<String>,
+    dedup_window: String,
+    endpoint_url: Option<String>,
+    report_json: Option<PathBuf>,
+    max_record_bytes: usize,
+}
+
+/// A duration flag (`90s`, `10m`, `12h`, `30d`) in seconds.
+fn duration_flag(flag: &str, text: &str) -> anyhow::Result<i64> {
+    let now = timefmt::now();
+    let t = text.trim();
+    if t.is_empty() || !t.starts_with(|c: char| c.is_ascii_digit()) || timefmt::parse_date(t).is_some() {
+        anyhow::bail!("bad {flag}: `{text}` is not a duration (90s, 10m, 12h, 30d)");
+    }
+    timefmt::parse_since(t, now).map(|then| now - then).map_err(|_| anyhow::anyhow!("bad {flag}: `{text}` is not a duration (90s, 10m, 12h, 30d)"))
+}
+
+fn collect_cmd(store: &StoreArgs, a: CollectArgs, plugins: &PluginArgs) -> anyhow::Result<u8> {
+    use iam_tracker::collect::driver::{self, CollectRequest, SourceSpec};
+    use iam_tracker::collect::lookup::SourceSettings;
+    use iam_tracker::collect::run::CollectSettings;
+    use iam_tracker::collect::trail::TrailSettings;
+    use iam_tracker::collect::Deadline;
+    use iam_tracker::filters::Filters;
+    use iam_tracker::sink::SinkSpec;
+
+    let source = SourceSpec::parse(&a.source).map_err(|e| anyhow::anyhow!("bad --source: {e}"))?;
+    let store = match &store.store {
+        Some(t) => StoreSpec::parse(t).context("bad --store")?,
+        None => StoreSpec::default_local()?,
+    };
+    let sinks = a
+        .alerts
+        .iter()
+        .map(|t| SinkSpec::parse(t).map_err(|e| anyhow::anyhow!("bad --alerts: {e}")))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let since = parse_since_flag(a.since.as_deref())?;
+    let regions = (!a.regions.is_empty()).then(|| a.regions.clone());
+    let mut lookup = SourceSettings::from_env().map_err(|e| anyhow::anyhow!("{e}"))?;
+    lookup.since = since;
+    if regions.is_some() {
+        lookup.regions = regions.clone();
+    }
+    let trail = TrailSettings { since, regions, ..TrailSettings::default() };
+    let filters = Filters::from_env().map_err(|e| anyhow::anyhow!("{e}"))?;
+    let settings = CollectSettings {
+        dry_run: a.dry_run,
+        dedup_window: duration_flag("--dedup-window", &a.dedup_window)?,
+        max_record_bytes: a.max_record_bytes,
+        filters,
+        ..CollectSettings::default()
+    };
+    let deadline = match &a.deadline {
+        Some(d) => Deadline::after(Duration::from_secs(duration_flag("--deadline", d)?.max(0) as u64)),
+        None => Deadline::none(),
+    };
+    let stdout_tty = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+    let stderr = std::io::stderr();
+    let stderr_tty = stderr.is_terminal();
+    let req = CollectRequest {
+        source,
+        store,
+        sinks,
+        stdout_format: a.format,
+        color: stdout_tty,
+        lookup,
+        trail,
+        settings,
+        load: plugins.load_options(Vec::new(), false)?,
+        deadline,
+        endpoint_url: a.endpoint_url,
+        progress_bars: stderr_tty && std::env::var_os("IAM_TRACKER_NO_PROGRESS").is_none(),
+    };
+    let report = driver::run(req)?;
+    if let Some(path) = &a.report_json {
+        let text = serde_json::to_string_pretty(&report).context("cannot encode the run report")?;
+        std::fs::write(path, text).with_context(|| format!("cannot write the run report to {}", path.display()))?;
+    }
+    let color = stderr_tty && std::env::var_os("NO_COLOR").is_none();
+    iam_tracker::collect::progress::print_report(&report, &mut stderr.lock(), color)?;
+    Ok(report.exit_code() as u8)
 }
 
 fn parse_since_flag(since: Option<&str>) -> anyhow::Result<Option<i64>> {

@@ -9,11 +9,13 @@
 //!
 //! - [`lookup`]: CloudTrail LookupEvents, time slices oldest first, rate-limited per region.
 //! - [`trail`]: trail log files from a folder or an S3 prefix, each file read once.
+//! - [`driver`]: one whole run (sources on tokio, the collector on this thread).
 //! - [`run`]: the processing loop ([`run::Collector`]) and the run report.
 //! - [`progress`]: progress bars or log lines, and the summary table.
 //!
 //! [`Store`]: crate::store::Store
 
+pub mod driver;
 pub mod lookup;
 pub mod progress;
 pub mod run;

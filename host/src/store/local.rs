@@ -374,6 +374,17 @@ impl Store for LocalStore {
             .map_err(|e| self.err("file_done", e))
     }
 
+    fn files_done(&self, task: &TaskKey) -> Result<std::collections::HashSet<String>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT key FROM files WHERE region = ?1 AND source = ?2")
+            .map_err(|e| self.err("files_done", e))?;
+        let rows = stmt
+            .query_map([&task.region, &task.source], |r| r.get::<_, String>(0))
+            .map_err(|e| self.err("files_done", e))?;
+        rows.collect::<Result<_, _>>().map_err(|e| self.err("files_done", e))
+    }
+
     fn pending_alerts(&self) -> Result<Vec<AlertRecord>, StoreError> {
         self.query_alerts(
             "pending_alerts",
@@ -741,6 +752,9 @@ mod tests {
         assert_eq!((r.stored, r.checkpoint_moved), (3, false));
         assert!(store.file_done(key).expect("read"));
         assert!(!store.file_done("other").expect("read"));
+        assert_eq!(store.files_done(&t).expect("read").into_iter().collect::<Vec<_>>(), vec![key.to_string()]);
+        let other = TaskKey { region: "trail".into(), source: "elsewhere".into() };
+        assert!(store.files_done(&other).expect("read").is_empty());
         let cp = store.checkpoint(&t).expect("read").expect("row for the task");
         assert_eq!((cp.events_processed, cp.last_processed, cp.last_execution), (3, 0, NOW));
         let (events, done_at): (i64, i64) = store

@@ -215,6 +215,10 @@ pub trait Store {
     /// Whether a trail file or object was fully read.
     fn file_done(&self, key: &str) -> Result<bool, StoreError>;
 
+    /// Every file fully read by a trail task (its location), to skip them without a
+    /// lookup per file.
+    fn files_done(&self, task: &TaskKey) -> Result<std::collections::HashSet<String>, StoreError>;
+
     /// Alerts recorded but not yet delivered, oldest first.
     fn pending_alerts(&self) -> Result<Vec<AlertRecord>, StoreError>;
 

@@ -1,0 +1,255 @@
+//! Running a collection: the source tasks on a tokio runtime, the [`Collector`] on the
+//! calling thread (it owns the plugins and the store), connected by a bounded channel.
+//!
+//! The order of a run: deliver alerts left pending by an earlier run, read the
+//! checkpoints (or the files already read), start the sources, handle every message until
+//! the sources end, deliver, report.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use tokio::runtime::Runtime;
+use tokio::sync::mpsc;
+
+use crate::collect::lookup::{LookupApi, SourceSettings};
+use crate::collect::run::{Collector, RunReport};
+use crate::collect::trail::{ObjectSource, TrailLocation, TrailSettings};
+use crate::collect::{Deadline, SourceMsg};
+use crate::store::{StoreError, TaskKey};
+
+/// Messages in flight between the sources and the collector (bounded: a slow store slows
+/// the sources instead of filling memory).
+pub const CHANNEL_CAPACITY: usize = 16;
+
+/// A `--source` value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SourceSpec {
+    /// CloudTrail LookupEvents in every enabled region.
+    CloudTrail,
+    /// Trail log files in a folder or under an S3 prefix.
+    Trail(TrailLocation),
+}
+
+impl SourceSpec {
+    /// `cloudtrail`, `trail:PATH`, `trail:s3://BUCKET/PREFIX` or `s3://BUCKET/PREFIX`.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let t = text.trim();
+        if t.eq_ignore_ascii_case("cloudtrail") {
+            return Ok(SourceSpec::CloudTrail);
+        }
+        let loc = t.strip_prefix("trail:").or_else(|| t.starts_with("s3://").then_some(t));
+        match loc {
+            Some(l) => TrailLocation::parse(l).map(SourceSpec::Trail).map_err(|e| e.to_string()),
+            None => Err(format!(
+                "`{text}` is not a source: use cloudtrail, trail:PATH, trail:s3://BUCKET/PREFIX or s3://BUCKET/PREFIX"
+            )),
+        }
+    }
+}
+
+/// Why a collection could not run at all.
+#[derive(Debug, thiserror::Error)]
+pub enum CollectError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("{0}")]
+    Source(String),
+}
+
+/// Feed the collector from the sources `spawn` starts (it gets the sending end of the
+/// channel and returns the warnings of the run), then finish the run.
+fn drive<F>(rt: &Runtime, mut collector: Collector<'_>, now: i64, spawn: F) -> RunReport
+where
+    F: FnOnce(mpsc::Sender<SourceMsg>) -> tokio::task::JoinHandle<Vec<String>>,
+{
+    // Alerts an earlier run recorded but could not deliver go first.
+    collector.deliver_pending(now);
+    let (tx, mut rx) = mpsc::channel(CHANNEL_CAPACITY);
+    let handle = {
+        let _guard = rt.enter();
+        spawn(tx)
+    };
+    while let Some(msg) = rx.blocking_recv() {
+        collector.handle(msg, now);
+    }
+    match rt.block_on(handle) {
+        Ok(warnings) => warnings.into_iter().for_each(|w| collector.warn(w)),
+        Err(e) => collector.warn(format!("a source task stopped abnormally: {e}")),
+    }
+    collector.finish(now)
+}
+
+/// Collect from CloudTrail LookupEvents with `api`, from the checkpoints in the store.
+pub fn collect_lookup<A: LookupApi>(
+    rt: &Runtime,
+    api: Arc<A>,
+    settings: &SourceSettings,
+    checkpoints: HashMap<TaskKey, i64>,
+    mut collector: Collector<'_>,
+    now: i64,
+    deadline: Deadline,
+) -> RunReport {
+    for (task, c) in &checkpoints {
+        collector.note_checkpoint(task, Some(*c));
+    }
+    let settings = settings.clone();
+    drive(rt, collector, now, move |tx| {
+        tokio::spawn(async move { crate::collect::lookup::run_all(api, &settings, checkpoints, now, deadline, tx).await })
+    })
+}
+
+/// Collect from trail files with `src`, skipping the files in `done`.
+pub fn collect_trail<S: ObjectSource>(
+    rt: &Runtime,
+    src: Arc<S>,
+    label: String,
+    done: std::collections::HashSet<String>,
+    settings: TrailSettings,
+    collector: Collector<'_>,
+    now: i64,
+    deadline: Deadline,
+) -> RunReport {
+    drive(rt, collector, now, move |tx| {
+        tokio::spawn(async move {
+            let summary =
+                crate::collect::trail::run_trail(src, label, move |k| done.contains(k), settings, deadline, tx).await;
+            summary.warnings()
+        })
+    })
+}
+
+/// Everything a `collect` run needs (the CLI and the Lambda build one).
+pub struct CollectRequest {
+    pub source: SourceSpec,
+    pub store: crate::store::spec::StoreSpec,
+    pub sinks: Vec<crate::sink::SinkSpec>,
+    /// Format of alerts on stdout.
+    pub stdout_format: crate::report::Format,
+    pub color: bool,
+    pub lookup: SourceSettings,
+    pub trail: TrailSettings,
+    pub settings: crate::collect::run::CollectSettings,
+    pub load: crate::dispatch::LoadOptions,
+    pub deadline: Deadline,
+    /// Overrides every AWS endpoint (else the standard chain: `AWS_ENDPOINT_URL`, ...).
+    pub endpoint_url: Option<String>,
+    /// Progress bars (a terminal) instead of log lines.
+    pub progress_bars: bool,
+}
+
+fn open_sinks(specs: &[crate::sink::SinkSpec], req: &CollectRequest) -> Result<crate::sink::MultiSink, CollectError> {
+    use crate::sink::{AlertSink, FileSink, SinkSpec, StdoutSink};
+    let mut sinks: Vec<Box<dyn AlertSink>> = Vec::new();
+    for s in specs {
+        match s {
+            SinkSpec::Stdout => sinks.push(Box::new(StdoutSink::new(req.stdout_format, req.color))),
+            SinkSpec::File(p) => sinks.push(Box::new(FileSink::open(p).map_err(|e| CollectError::Source(e.to_string()))?)),
+            SinkSpec::Sns(arn) => {
+                return Err(CollectError::Source(format!(
+                    "--alerts sns:{arn}: the SNS sink is not available in this build yet"
+                )))
+            }
+        }
+    }
+    Ok(crate::sink::MultiSink(sinks))
+}
+
+/// Run one collection: load the plugins, open the store and sinks, read the source, and
+/// return the report. Errors are for runs that could not start.
+pub fn run(req: CollectRequest) -> Result<RunReport, CollectError> {
+    use crate::collect::run::{Collector, Observer};
+    let now = crate::timefmt::now();
+    let mut dispatcher =
+        crate::dispatch::load(&req.load).map_err(|e| CollectError::Source(format!("cannot load the plugins: {e}")))?;
+    if !dispatcher.has_extractor() {
+        return Err(CollectError::Source("no user-name extractor is loaded (is `user-name` disabled?)".into()));
+    }
+    // A dry run writes nothing: it reads the checkpoints of an existing store, or starts
+    // from scratch in a throwaway store.
+    let scratch;
+    let mut store: Box<dyn crate::store::Store> = if req.settings.dry_run {
+        match req.store.open_existing() {
+            Ok(s) => s,
+            Err(_) => {
+                scratch = ScratchDir::new()?;
+                Box::new(crate::store::local::LocalStore::open(&scratch.0)?)
+            }
+        }
+    } else {
+        req.store.open()?
+    };
+    let sink_specs = if req.settings.dry_run { vec![crate::sink::SinkSpec::Stdout] } else { req.sinks.clone() };
+    let mut sink = open_sinks(&sink_specs, &req)?;
+    let mut bars = crate::collect::progress::Bars::default();
+    let mut logs = crate::collect::progress::Logs;
+    let observer: &mut dyn Observer = if req.progress_bars { &mut bars } else { &mut logs };
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| CollectError::Source(format!("cannot start the async runtime: {e}")))?;
+    match &req.source {
+        SourceSpec::CloudTrail => {
+            let checkpoints: HashMap<TaskKey, i64> =
+                store.checkpoints()?.into_iter().map(|(k, c)| (k, c.last_processed)).collect();
+            #[cfg(feature = "aws")]
+            {
+                let config = rt.block_on(crate::aws::sdk_config(req.endpoint_url.as_deref()));
+                let api = Arc::new(crate::aws::cloudtrail::SdkLookup::new(&config));
+                let collector =
+                    Collector::new(&mut dispatcher, store.as_mut(), &mut sink, observer, req.settings.clone());
+                Ok(collect_lookup(&rt, api, &req.lookup, checkpoints, collector, now, req.deadline))
+            }
+            #[cfg(not(feature = "aws"))]
+            {
+                let _ = (checkpoints, observer);
+                Err(CollectError::Source("this build has no AWS support (feature `aws`); use --source trail:PATH".into()))
+            }
+        }
+        SourceSpec::Trail(loc) => {
+            let label = loc.label();
+            let done = store.files_done(&label)?;
+            match loc {
+                TrailLocation::Local(path) => {
+                    let src = Arc::new(
+                        crate::collect::trail::LocalDir::new(path).map_err(|e| CollectError::Source(e.to_string()))?,
+                    );
+                    let collector =
+                        Collector::new(&mut dispatcher, store.as_mut(), &mut sink, observer, req.settings.clone());
+                    Ok(collect_trail(&rt, src, label, done, req.trail.clone(), collector, now, req.deadline))
+                }
+                #[cfg(feature = "aws")]
+                TrailLocation::S3 { bucket, prefix } => {
+                    let config = rt.block_on(crate::aws::sdk_config(req.endpoint_url.as_deref()));
+                    let src = Arc::new(crate::aws::s3::S3Prefix::from_sdk_config(&config, bucket, prefix));
+                    let collector =
+                        Collector::new(&mut dispatcher, store.as_mut(), &mut sink, observer, req.settings.clone());
+                    Ok(collect_trail(&rt, src, label, done, req.trail.clone(), collector, now, req.deadline))
+                }
+                #[cfg(not(feature = "aws"))]
+                TrailLocation::S3 { .. } => {
+                    let _ = (done, observer);
+                    Err(CollectError::Source("this build has no AWS support (feature `aws`); use a local trail folder".into()))
+                }
+            }
+        }
+    }
+}
+
+/// A temporary folder removed on drop (dry runs without a store).
+struct ScratchDir(std::path::PathBuf);
+
+impl ScratchDir {
+    fn new() -> Result<Self, CollectError> {
+        let dir = std::env::temp_dir().join(format!("iam-tracker-dry-run-{}", std::process::id()));
+        std::fs::create_dir_all(&dir)
+            .map_err(|e| CollectError::Source(format!("cannot create {}: {e}", dir.display())))?;
+        Ok(ScratchDir(dir))
+    }
+}
+
+impl Drop for ScratchDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
