@@ -110,6 +110,6 @@ mod tests {
         assert_eq!(parse_since("2024-05-01", now), Ok(1_714_521_600));
         assert_eq!(parse_since("2024-05-01T12:00:00Z", now), Ok(now));
         assert_eq!(parse_since("2d", now), Ok(now - 172_800));
-        assert!(parse_since("yesterday", now).unwrap_err().contains("yesterday"));
+        assert!(parse_since("yesterday", now).expect_err("not a since value").contains("yesterday"));
     }
 }
