@@ -6,4 +6,6 @@ mod cases;
 mod cli;
 mod faults;
 mod loading;
+#[cfg(feature = "aws")]
+mod lookup;
 mod support;
