@@ -7,6 +7,8 @@ mod cases;
 mod cli;
 mod faults;
 mod loading;
+#[cfg(feature = "aws")]
+mod lookup;
 mod store;
 mod support;
 mod trail;
