@@ -2,7 +2,8 @@
 //! behind [`LookupApi`].
 //!
 //! One CloudTrail client per region, built on first use from one shared [`SdkConfig`]
-//! with the region overridden, SDK retries off and [`super::timeouts`]. All clients share
+//! with the region overridden, SDK retries off and the adapters' timeouts
+//! ([`super::CONNECT_TIMEOUT`], [`super::ATTEMPT_TIMEOUT`]). All clients share
 //! the config's HTTP client (connection pool) and credentials cache.
 
 use std::collections::HashMap;

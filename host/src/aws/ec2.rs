@@ -8,7 +8,7 @@ use aws_sdk_ec2::Client;
 use crate::collect::lookup::{opt_in_enabled, LookupError};
 
 /// An EC2 client for account-wide calls: the config's region (or
-/// [`super::DEFAULT_REGION`]), SDK retries off, [`super::timeouts`].
+/// [`super::DEFAULT_REGION`]), SDK retries off, the adapters' timeouts.
 pub fn client(config: &SdkConfig) -> Client {
     let region = config.region().cloned().unwrap_or_else(|| Region::new(super::DEFAULT_REGION));
     let conf = aws_sdk_ec2::config::Builder::from(config)
