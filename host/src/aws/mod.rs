@@ -81,4 +81,3 @@ where
         _ => LookupError::Server { status, detail },
     }
 }
->>>>>>> wip-lookup

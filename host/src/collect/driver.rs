@@ -99,6 +99,7 @@ pub fn collect_lookup<A: LookupApi>(
 }
 
 /// Collect from trail files with `src`, skipping the files in `done`.
+#[allow(clippy::too_many_arguments)]
 pub fn collect_trail<S: ObjectSource>(
     rt: &Runtime,
     src: Arc<S>,
@@ -111,9 +112,26 @@ pub fn collect_trail<S: ObjectSource>(
 ) -> RunReport {
     drive(rt, collector, now, move |tx| {
         tokio::spawn(async move {
-            let summary =
-                crate::collect::trail::run_trail(src, label, move |k| done.contains(k), settings, deadline, tx).await;
-            summary.warnings()
+            let s = crate::collect::trail::run_trail(src, label, move |k| done.contains(k), settings, deadline, tx).await;
+            tracing::info!(
+                "trail: {} objects listed, {} read, {} already read, {} digest/insight files skipped, {} not record files",
+                s.listed,
+                s.files_done,
+                s.skipped_done,
+                s.skipped_digest + s.skipped_insight,
+                s.skipped_not_records
+            );
+            let mut warnings = Vec::new();
+            if s.files_unreadable > 0 {
+                warnings.push(format!("{} trail file(s) could not be read; they are retried next run", s.files_unreadable));
+            }
+            if s.files_left > 0 {
+                warnings.push(format!("{} trail file(s) left for the next run (deadline)", s.files_left));
+            }
+            if s.list_problems > 0 {
+                warnings.push(format!("{} problem(s) while listing the trail location", s.list_problems));
+            }
+            warnings
         })
     })
 }
@@ -208,7 +226,8 @@ pub fn run(req: CollectRequest) -> Result<RunReport, CollectError> {
         }
         SourceSpec::Trail(loc) => {
             let label = loc.label();
-            let done = store.files_done(&label)?;
+            let task = TaskKey { region: crate::collect::trail::TRAIL_TASK_REGION.to_string(), source: label.clone() };
+            let done = store.files_done(&task)?;
             match loc {
                 TrailLocation::Local(path) => {
                     let src = Arc::new(
