@@ -232,8 +232,9 @@ enum ListFormat {
 }
 
 fn main() -> ExitCode {
-    init_logging();
     let cli = Cli::parse();
+    // `collect` reports progress as log lines when stderr is not a terminal.
+    init_logging(if matches!(cli.command, Command::Collect { .. }) { "info" } else { "warn" });
     match run(cli) {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
@@ -243,9 +244,9 @@ fn main() -> ExitCode {
     }
 }
 
-fn init_logging() {
+fn init_logging(default: &str) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("IAM_TRACKER_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
     tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false).init();
 }
 

@@ -74,8 +74,8 @@ pub struct Logs;
 impl Observer for Logs {
     fn task_started(&mut self, task: &TaskKey, window: Option<Span>) {
         match window {
-            Some(w) => tracing::info!("{task}: reading {} .. {}", timefmt::rfc3339(w.start), timefmt::rfc3339(w.end)),
-            None => tracing::info!("{task}: started"),
+            Some(w) => tracing::debug!("{task}: reading {} .. {}", timefmt::rfc3339(w.start), timefmt::rfc3339(w.end)),
+            None => tracing::debug!("{task}: started"),
         }
     }
 
@@ -85,7 +85,8 @@ impl Observer for Logs {
     }
 
     fn task_done(&mut self, task: &TaskKey, report: &TaskReport) {
-        tracing::info!("{task}: {:?}: {}", report.status, counts(report));
+        let status = report.status.map_or("ended".to_string(), |s| format!("{s:?}").to_lowercase());
+        tracing::info!("{task}: {status}: {}", counts(report));
     }
 }
 
