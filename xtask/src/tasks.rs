@@ -36,12 +36,31 @@ pub fn host_binary(root: &Path) -> Result<PathBuf> {
 pub fn demo(root: &Path) -> Result<()> {
     step("build plugins");
     crate::build_plugins()?;
-    step("iam-tracker detect samples/");
+    // A fresh embedded store each time, so the demo always shows its alerts (a second
+    // `collect` over the same files into the same store reads nothing new: each file is
+    // read once, and alerts are deduplicated).
+    let store = root.join("target/demo-store");
+    if store.exists() {
+        std::fs::remove_dir_all(&store).with_context(|| format!("cannot remove {}", store.display()))?;
+    }
+    let store_arg = format!("local:{}", store.display());
+    step("iam-tracker collect --source trail:samples/ --store local:target/demo-store");
     let bin = host_binary(root)?;
-    let status = Command::new(&bin).current_dir(root).args(["detect", "samples/"]).status()?;
-    // Exit code 1 would mean rejected records or plugin faults in the bundled sample.
+    let status = Command::new(&bin)
+        .current_dir(root)
+        .args(["collect", "--source", "trail:samples/", "--store", &store_arg])
+        .status()?;
+    // Exit code 1 would mean rejected records, plugin faults or failed deliveries.
     if !status.success() {
-        bail!("iam-tracker detect samples/ exited with {status}");
+        bail!("iam-tracker collect exited with {status}");
+    }
+    step("iam-tracker events --store local:target/demo-store --event-name ConsoleLogin (read back)");
+    let status = Command::new(&bin)
+        .current_dir(root)
+        .args(["events", "--store", &store_arg, "--event-name", "ConsoleLogin"])
+        .status()?;
+    if !status.success() {
+        bail!("iam-tracker events exited with {status}");
     }
     Ok(())
 }
