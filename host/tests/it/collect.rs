@@ -362,12 +362,14 @@ fn backfill_of_90_days_over_many_short_runs_stores_every_event_once() {
 
     let w = Work::new();
     let regions = "us-east-1,eu-west-1,ap-southeast-2";
+    // Each run starts with a 6-hour slice and grows it with the (low) density, so an 8 s run
+    // covers about a month of this backlog at 2 requests/s: several runs are needed.
     let mut runs = 0;
     let mut deadline_runs = 0;
     loop {
         runs += 1;
         assert!(runs <= 40, "not complete after 40 runs; log:\n{}", w.log_tail());
-        let (status, report) = w.run(&mut w.collect(&server.endpoint(), regions, &["--deadline", "3s"]));
+        let (status, report) = w.run(&mut w.collect(&server.endpoint(), regions, &["--deadline", "8s"]));
         assert_eq!(status.code(), Some(0), "run {runs}: {report}\nlog:\n{}", w.log_tail());
         w.assert_consistent(&seeded, &expected, &format!("after run {runs}"));
         if all_complete(&report) {
