@@ -58,9 +58,9 @@ fn record(id: &str, secs: i64, source: &str, region: &str, kind: u64) -> Value {
     let user = json!({"type": "IAMUser", "userName": "alice", "arn": format!("arn:aws:iam::{ACCOUNT}:user/alice"),
         "accountId": ACCOUNT, "principalId": "AIDAEXAMPLE"});
     let (name, identity, request, response) = match source {
-        IAM if kind % 4 == 0 => ("CreateUser", user, json!({"userName": format!("u-{id}")}), Value::Null),
+        IAM if kind.is_multiple_of(4) => ("CreateUser", user, json!({"userName": format!("u-{id}")}), Value::Null),
         IAM => ("ListUsers", user, Value::Null, Value::Null),
-        SIGNIN if kind % 3 == 0 => (
+        SIGNIN if kind.is_multiple_of(3) => (
             "ConsoleLogin",
             json!({"type": "Root", "arn": format!("arn:aws:iam::{ACCOUNT}:root"), "accountId": ACCOUNT,
                 "principalId": ACCOUNT}),
@@ -102,7 +102,8 @@ struct Seeded {
 
 impl Seeded {
     /// Adds `n` events of `source` to `region`, at deterministic times in `[from, to]`.
-    fn add(&mut self, server: &LookupServer, region: &str, source: &str, n: usize, from: i64, to: i64, seed: u64) {
+    fn add(&mut self, server: &LookupServer, region: &str, source: &str, n: usize, span: (i64, i64), seed: u64) {
+        let (from, to) = span;
         let mut rng = Rng(seed);
         let short = source.split('.').next().unwrap_or(source);
         for i in 0..n {
@@ -351,11 +352,11 @@ fn backfill_of_90_days_over_many_short_runs_stores_every_event_once() {
     let now = timefmt::now();
     let (from, to) = (now - 89 * DAY, now - 10 * MINUTE);
     let mut seeded = Seeded::default();
-    seeded.add(&server, "us-east-1", IAM, 300, from, to, 1);
-    seeded.add(&server, "us-east-1", SIGNIN, 150, from, to, 2);
-    seeded.add(&server, "us-east-1", STS, 250, from, to, 3);
-    seeded.add(&server, "eu-west-1", STS, 1150, from, to, 4);
-    seeded.add(&server, "ap-southeast-2", STS, 1150, from, to, 5);
+    seeded.add(&server, "us-east-1", IAM, 300, (from, to), 1);
+    seeded.add(&server, "us-east-1", SIGNIN, 150, (from, to), 2);
+    seeded.add(&server, "us-east-1", STS, 250, (from, to), 3);
+    seeded.add(&server, "eu-west-1", STS, 1150, (from, to), 4);
+    seeded.add(&server, "ap-southeast-2", STS, 1150, (from, to), 5);
     assert_eq!(seeded.events.len(), 3000);
     let expected = seeded.expected_alerts();
     assert!(expected.len() > 100, "the mix raises alerts: {}", expected.len());
@@ -407,9 +408,9 @@ fn sigkill_at_random_moments_loses_no_event_and_no_alert() {
     let start = now - 2 * DAY;
     let tasks_run = [key("us-east-1", IAM), key("us-east-1", STS), key("eu-west-1", STS)];
     let mut seeded = Seeded::default();
-    seeded.add(&server, "us-east-1", IAM, 160, start + HOUR, now - 10 * MINUTE, 11);
-    seeded.add(&server, "us-east-1", STS, 100, start + HOUR, now - 10 * MINUTE, 12);
-    seeded.add(&server, "eu-west-1", STS, 140, start + HOUR, now - 10 * MINUTE, 13);
+    seeded.add(&server, "us-east-1", IAM, 160, (start + HOUR, now - 10 * MINUTE), 11);
+    seeded.add(&server, "us-east-1", STS, 100, (start + HOUR, now - 10 * MINUTE), 12);
+    seeded.add(&server, "eu-west-1", STS, 140, (start + HOUR, now - 10 * MINUTE), 13);
     let expected = seeded.expected_alerts();
     assert!(expected.len() >= 30, "{}", expected.len());
 
@@ -445,7 +446,7 @@ fn sigkill_at_random_moments_loses_no_event_and_no_alert() {
             w.assert_consistent(&seeded, &expected, &when);
         }
         let (status, report) =
-            w.run(&mut w.collect(&server.endpoint(), "us-east-1,eu-west-1", &[]).env("PROCESS_SIGNIN_EVENTS", "false"));
+            w.run(w.collect(&server.endpoint(), "us-east-1,eu-west-1", &[]).env("PROCESS_SIGNIN_EVENTS", "false"));
         assert_eq!(status.code(), Some(0), "epoch {epoch}: {report}\nlog:\n{}", w.log_tail());
         assert!(all_complete(&report), "{report}");
         w.assert_consistent(&seeded, &expected, &format!("epoch {epoch} final"));
@@ -460,7 +461,7 @@ fn late_events_inside_the_overlap_are_collected_and_older_ones_are_not() {
     let server = server(100.0);
     let now = timefmt::now();
     let mut seeded = Seeded::default();
-    seeded.add(&server, "us-east-1", IAM, 40, now - 2 * HOUR, now - 10 * MINUTE, 21);
+    seeded.add(&server, "us-east-1", IAM, 40, (now - 2 * HOUR, now - 10 * MINUTE), 21);
     let w = Work::new();
     w.checkpoints(&[key("us-east-1", IAM)], now - 3 * HOUR);
     let only_iam = |c: &mut Command| {
@@ -501,8 +502,8 @@ fn throttle_storms_and_server_errors_lose_nothing_and_are_counted() {
     let server = server(2.0);
     let now = timefmt::now();
     let mut seeded = Seeded::default();
-    seeded.add(&server, "us-east-1", IAM, 220, now - 6 * HOUR, now - 10 * MINUTE, 31);
-    seeded.add(&server, "eu-west-1", STS, 180, now - 6 * HOUR, now - 10 * MINUTE, 32);
+    seeded.add(&server, "us-east-1", IAM, 220, (now - 6 * HOUR, now - 10 * MINUTE), 31);
+    seeded.add(&server, "eu-west-1", STS, 180, (now - 6 * HOUR, now - 10 * MINUTE), 32);
     let expected = seeded.expected_alerts();
     let w = Work::new();
     w.checkpoints(&[key("us-east-1", IAM), key("eu-west-1", STS)], now - 7 * HOUR);
@@ -621,7 +622,7 @@ fn every_task_failing_exits_2_and_a_dry_run_stores_nothing() {
     let server = server(100.0);
     let now = timefmt::now();
     let mut seeded = Seeded::default();
-    seeded.add(&server, "us-east-1", IAM, 20, now - HOUR, now - 10 * MINUTE, 41);
+    seeded.add(&server, "us-east-1", IAM, 20, (now - HOUR, now - 10 * MINUTE), 41);
     let w = Work::new();
     let (status, report) = w.run(
         w.collect(&server.endpoint(), "us-east-1", &["--dry-run"])
