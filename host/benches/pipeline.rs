@@ -1193,7 +1193,11 @@ fn main() {
         det.as_secs_f64() * 1e6 / calls.max(1) as f64,
         us_per(det, nn)
     );
-    let _ = writeln!(w, "| **total, extractor on every event (the collect path)** | **{:.2}** |", us_per(cpu("host_all_eager"), nn));
+    let _ = writeln!(
+        w,
+        "| **total, extractor on every event (the collect path)** | **{:.2}** |",
+        us_per(cpu("host_all_eager"), nn)
+    );
     let _ = writeln!(
         w,
         "| extractor only on the {:.1}% of events routed to a detector (the detect default) saves | -{:.2} |",

@@ -75,7 +75,13 @@ impl Dispatcher {
                 PluginKind::Detector => detectors.push(p),
             }
         }
-        Ok(Dispatcher { extract: Extract::default(), exclusions: Vec::new(), extractor, detectors, routes: HashMap::new() })
+        Ok(Dispatcher {
+            extract: Extract::default(),
+            exclusions: Vec::new(),
+            extractor,
+            detectors,
+            routes: HashMap::new(),
+        })
     }
 
     /// Keep only the named detectors (`--only`). Unknown ids are an error.
@@ -170,10 +176,7 @@ impl Dispatcher {
     }
 
     fn detect_routed(&mut self, event: Arc<CloudTrailEvent>, actor: Option<Arc<str>>, route: &[usize]) -> Outcome {
-        let mut out = Outcome {
-            user_name: actor.as_deref().unwrap_or("unknown").to_string(),
-            ..Outcome::default()
-        };
+        let mut out = Outcome { user_name: actor.as_deref().unwrap_or("unknown").to_string(), ..Outcome::default() };
         let current = Current { event, actor };
         for &i in route {
             let d = &mut self.detectors[i];

@@ -120,8 +120,9 @@ mod tests {
         };
         let f = Filters::from_vars(vars(&[])).expect("defaults");
         assert!(f.aws_service_events && f.role_patterns.is_empty());
-        let f = Filters::from_vars(vars(&[("FILTER_AWS_SERVICE_EVENTS", "False"), ("FILTERED_ROLES", "WizRole, Scan*")]))
-            .expect("valid");
+        let f =
+            Filters::from_vars(vars(&[("FILTER_AWS_SERVICE_EVENTS", "False"), ("FILTERED_ROLES", "WizRole, Scan*")]))
+                .expect("valid");
         assert!(!f.aws_service_events);
         assert_eq!(f.role_patterns, vec!["WizRole".to_string(), "Scan*".to_string()]);
         let e = Filters::from_vars(vars(&[("FILTER_AWS_SERVICE_EVENTS", "maybe")])).expect_err("invalid");
@@ -142,14 +143,20 @@ mod tests {
     #[test]
     fn service_linked_roles_are_dropped() {
         let f = Filters::default();
-        let slr_session = ev(r#"{"eventSource":"iam.amazonaws.com","eventName":"GetRole","userIdentity":{"type":"AssumedRole",
-            "sessionContext":{"sessionIssuer":{"arn":"arn:aws:iam::1:role/aws-service-role/ecs.amazonaws.com/AWSServiceRoleForECS"}}}}"#);
+        let slr_session = ev(
+            r#"{"eventSource":"iam.amazonaws.com","eventName":"GetRole","userIdentity":{"type":"AssumedRole",
+            "sessionContext":{"sessionIssuer":{"arn":"arn:aws:iam::1:role/aws-service-role/ecs.amazonaws.com/AWSServiceRoleForECS"}}}}"#,
+        );
         assert_eq!(f.check(&slr_session, "AWSServiceRoleForECS"), Some(FilterReason::AwsServiceEvent));
-        let service_assume = ev(r#"{"eventSource":"sts.amazonaws.com","eventName":"AssumeRole","userIdentity":{"type":"AWSService","invokedBy":"ecs.amazonaws.com"},
-            "requestParameters":{"roleArn":"arn:aws:iam::1:role/aws-service-role/ecs.amazonaws.com/AWSServiceRoleForECS"}}"#);
+        let service_assume = ev(
+            r#"{"eventSource":"sts.amazonaws.com","eventName":"AssumeRole","userIdentity":{"type":"AWSService","invokedBy":"ecs.amazonaws.com"},
+            "requestParameters":{"roleArn":"arn:aws:iam::1:role/aws-service-role/ecs.amazonaws.com/AWSServiceRoleForECS"}}"#,
+        );
         assert_eq!(f.check(&service_assume, "AWSServiceRoleForECS"), Some(FilterReason::AwsServiceEvent));
-        let normal = ev(r#"{"eventSource":"sts.amazonaws.com","eventName":"AssumeRole","userIdentity":{"type":"AWSService","invokedBy":"lambda.amazonaws.com"},
-            "requestParameters":{"roleArn":"arn:aws:iam::1:role/my-lambda"}}"#);
+        let normal = ev(
+            r#"{"eventSource":"sts.amazonaws.com","eventName":"AssumeRole","userIdentity":{"type":"AWSService","invokedBy":"lambda.amazonaws.com"},
+            "requestParameters":{"roleArn":"arn:aws:iam::1:role/my-lambda"}}"#,
+        );
         assert_eq!(f.check(&normal, "my-lambda"), None);
         let off = Filters { aws_service_events: false, ..Filters::default() };
         assert_eq!(off.check(&slr_session, "x"), None);
@@ -157,13 +164,22 @@ mod tests {
 
     #[test]
     fn filtered_roles_test_role_arn_user_name_and_principal() {
-        let f = Filters { aws_service_events: true, role_patterns: Filters::parse_roles(" WizRole , ,arn:aws:iam::*:user/scanner ") };
+        let f = Filters {
+            aws_service_events: true,
+            role_patterns: Filters::parse_roles(" WizRole , ,arn:aws:iam::*:user/scanner "),
+        };
         assert_eq!(f.role_patterns, vec!["WizRole", "arn:aws:iam::*:user/scanner"]);
-        let by_role_arn = ev(r#"{"eventSource":"sts.amazonaws.com","eventName":"AssumeRole","requestParameters":{"roleArn":"arn:aws:iam::1:role/WizRole"}}"#);
+        let by_role_arn = ev(
+            r#"{"eventSource":"sts.amazonaws.com","eventName":"AssumeRole","requestParameters":{"roleArn":"arn:aws:iam::1:role/WizRole"}}"#,
+        );
         assert_eq!(f.check(&by_role_arn, "WizRole"), Some(FilterReason::FilteredRole));
-        let by_principal = ev(r#"{"eventSource":"iam.amazonaws.com","eventName":"ListUsers","userIdentity":{"type":"IAMUser","arn":"arn:aws:iam::1:user/scanner"}}"#);
+        let by_principal = ev(
+            r#"{"eventSource":"iam.amazonaws.com","eventName":"ListUsers","userIdentity":{"type":"IAMUser","arn":"arn:aws:iam::1:user/scanner"}}"#,
+        );
         assert_eq!(f.check(&by_principal, "scanner"), Some(FilterReason::FilteredRole));
-        let other = ev(r#"{"eventSource":"iam.amazonaws.com","eventName":"ListUsers","userIdentity":{"type":"IAMUser","arn":"arn:aws:iam::1:user/MyWizRole"}}"#);
+        let other = ev(
+            r#"{"eventSource":"iam.amazonaws.com","eventName":"ListUsers","userIdentity":{"type":"IAMUser","arn":"arn:aws:iam::1:user/MyWizRole"}}"#,
+        );
         assert_eq!(f.check(&other, "MyWizRole"), None);
     }
 }

@@ -67,7 +67,9 @@ pub fn parse_since(text: &str, now: i64) -> Result<i64, String> {
 }
 
 fn bad_since(text: &str) -> String {
-    format!("`{text}` is not a date (2024-05-01), an RFC 3339 time (2024-05-01T12:00:00Z) or a duration (90d, 12h, 30m)")
+    format!(
+        "`{text}` is not a date (2024-05-01), an RFC 3339 time (2024-05-01T12:00:00Z) or a duration (90d, 12h, 30m)"
+    )
 }
 
 /// Now, in epoch seconds.

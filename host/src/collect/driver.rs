@@ -94,7 +94,9 @@ pub fn collect_lookup<A: LookupApi>(
     }
     let settings = settings.clone();
     drive(rt, collector, now, move |tx| {
-        tokio::spawn(async move { crate::collect::lookup::run_all(api, &settings, checkpoints, now, deadline, tx).await })
+        tokio::spawn(
+            async move { crate::collect::lookup::run_all(api, &settings, checkpoints, now, deadline, tx).await },
+        )
     })
 }
 
@@ -112,7 +114,8 @@ pub fn collect_trail<S: ObjectSource>(
 ) -> RunReport {
     drive(rt, collector, now, move |tx| {
         tokio::spawn(async move {
-            let s = crate::collect::trail::run_trail(src, label, move |k| done.contains(k), settings, deadline, tx).await;
+            let s =
+                crate::collect::trail::run_trail(src, label, move |k| done.contains(k), settings, deadline, tx).await;
             tracing::info!(
                 "trail: {} objects listed, {} read, {} already read, {} digest/insight files skipped, {} not record files",
                 s.listed,
@@ -123,7 +126,8 @@ pub fn collect_trail<S: ObjectSource>(
             );
             let mut warnings = Vec::new();
             if s.files_unreadable > 0 {
-                warnings.push(format!("{} trail file(s) could not be read; they are retried next run", s.files_unreadable));
+                warnings
+                    .push(format!("{} trail file(s) could not be read; they are retried next run", s.files_unreadable));
             }
             if s.files_left > 0 {
                 warnings.push(format!("{} trail file(s) left for the next run (deadline)", s.files_left));
@@ -161,7 +165,9 @@ fn open_sinks(specs: &[crate::sink::SinkSpec], req: &CollectRequest) -> Result<c
     for s in specs {
         match s {
             SinkSpec::Stdout => sinks.push(Box::new(StdoutSink::new(req.stdout_format, req.color))),
-            SinkSpec::File(p) => sinks.push(Box::new(FileSink::open(p).map_err(|e| CollectError::Source(e.to_string()))?)),
+            SinkSpec::File(p) => {
+                sinks.push(Box::new(FileSink::open(p).map_err(|e| CollectError::Source(e.to_string()))?))
+            }
             SinkSpec::Sns(arn) => {
                 return Err(CollectError::Source(format!(
                     "--alerts sns:{arn}: the SNS sink is not available in this build yet"
@@ -221,7 +227,9 @@ pub fn run(req: CollectRequest) -> Result<RunReport, CollectError> {
             #[cfg(not(feature = "aws"))]
             {
                 let _ = (checkpoints, observer);
-                Err(CollectError::Source("this build has no AWS support (feature `aws`); use --source trail:PATH".into()))
+                Err(CollectError::Source(
+                    "this build has no AWS support (feature `aws`); use --source trail:PATH".into(),
+                ))
             }
         }
         SourceSpec::Trail(loc) => {
@@ -248,7 +256,9 @@ pub fn run(req: CollectRequest) -> Result<RunReport, CollectError> {
                 #[cfg(not(feature = "aws"))]
                 TrailLocation::S3 { .. } => {
                     let _ = (done, observer);
-                    Err(CollectError::Source("this build has no AWS support (feature `aws`); use a local trail folder".into()))
+                    Err(CollectError::Source(
+                        "this build has no AWS support (feature `aws`); use a local trail folder".into(),
+                    ))
                 }
             }
         }

@@ -32,7 +32,8 @@
 //! all tasks of the region). `ThrottlingException` halves the region's rate and is retried
 //! after an exponential backoff with full jitter; a server error (5xx, transport, timeout)
 //! is retried the same way; anything else fails the task at once. No wait ever extends
-//! past the deadline: the task stops with [`TaskStatus::Deadline`] instead. The SDK's own
+//! past the deadline: the task stops with [`TaskStatus::Deadline`] instead (or
+//! [`TaskStatus::Failed`] with the last error, when no call of the run was ever answered). The SDK's own
 //! retries are off, so [`RequestStats`] counts every request made.
 
 mod limiter;
@@ -261,19 +262,37 @@ struct TaskRun<A> {
     tx: mpsc::Sender<SourceMsg>,
     stats: RequestStats,
     rng: fastrand::Rng,
+    /// Whether any call of this run got an answer.
+    answered: bool,
 }
 
 impl<A: LookupApi> TaskRun<A> {
+    /// How to stop when the deadline cuts the retries after `last` failed: a task that never
+    /// got a single answer failed (else a run against an unreachable endpoint and a short
+    /// deadline reported every task as merely "stopped at the deadline", with exit code 0
+    /// and no error); one that made progress stopped at the deadline.
+    fn cut(&self, last: Option<&LookupError>) -> Stop {
+        match last {
+            Some(e) if !self.answered => {
+                Stop::Failed(format!("LookupEvents never answered before the deadline; last error: {e}"))
+            }
+            _ => Stop::Deadline,
+        }
+    }
+
     /// One page, with the limiter and the retry policy.
     async fn page(&mut self, slice: Span, token: Option<&str>) -> Result<LookupPage, Stop> {
         let policy = self.settings.retry;
         let mut attempt = 0u32;
+        let mut last: Option<LookupError> = None;
         loop {
             attempt += 1;
             if self.deadline.passed() {
-                return Err(Stop::Deadline);
+                return Err(self.cut(last.as_ref()));
             }
-            self.limiter.acquire(&self.task.region, self.deadline).await.map_err(|_| Stop::Deadline)?;
+            if self.limiter.acquire(&self.task.region, self.deadline).await.is_err() {
+                return Err(self.cut(last.as_ref()));
+            }
             self.stats.requests += 1;
             let call = self.api.lookup_page(
                 &self.task.region,
@@ -283,11 +302,17 @@ impl<A: LookupApi> TaskRun<A> {
                 token.map(str::to_owned),
             );
             let result = match self.deadline.remaining() {
-                Some(left) => tokio::time::timeout(left, call).await.map_err(|_| Stop::Deadline)?,
+                Some(left) => match tokio::time::timeout(left, call).await {
+                    Ok(r) => r,
+                    Err(_) => return Err(self.cut(last.as_ref())),
+                },
                 None => call.await,
             };
             let err = match result {
-                Ok(page) => return Ok(page),
+                Ok(page) => {
+                    self.answered = true;
+                    return Ok(page);
+                }
                 Err(e) => e,
             };
             match &err {
@@ -303,10 +328,11 @@ impl<A: LookupApi> TaskRun<A> {
             }
             let pause = policy.backoff(attempt, &mut self.rng);
             if self.deadline.remaining().is_some_and(|left| left < pause) {
-                return Err(Stop::Deadline);
+                return Err(self.cut(Some(&err)));
             }
             self.stats.retries += 1;
             tracing::debug!(task = %self.task, attempt, error = %err, pause_ms = pause.as_millis() as u64, "retrying");
+            last = Some(err);
             tokio::time::sleep(pause).await;
         }
     }
@@ -433,6 +459,7 @@ pub async fn run_task<A: LookupApi>(
         tx,
         stats: RequestStats::default(),
         rng: fastrand::Rng::new(),
+        answered: false,
     };
     if run.send(SourceMsg::Started { task: task.clone(), window: span }).await.is_err() {
         return;

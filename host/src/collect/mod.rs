@@ -94,7 +94,10 @@ pub struct TaskEnd {
 #[derive(Debug, Clone)]
 pub enum SourceMsg {
     /// A task is about to start, with its window (for progress bars).
-    Started { task: TaskKey, window: Option<Span> },
+    Started {
+        task: TaskKey,
+        window: Option<Span>,
+    },
     Batch(SourceBatch),
     Done(TaskEnd),
 }

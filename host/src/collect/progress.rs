@@ -103,8 +103,19 @@ pub fn print_report(r: &RunReport, w: &mut dyn Write, color: bool) -> io::Result
         writeln!(w, "dry run: nothing was stored and no alert was delivered")?;
     }
     let header = [
-        "task", "status", "read", "stored", "dup", "filtered", "rejected", "alerts", "dedup", "requests", "retries",
-        "checkpoint before", "checkpoint after",
+        "task",
+        "status",
+        "read",
+        "stored",
+        "dup",
+        "filtered",
+        "rejected",
+        "alerts",
+        "dedup",
+        "requests",
+        "retries",
+        "checkpoint before",
+        "checkpoint after",
     ];
     let mut rows: Vec<Vec<String>> = Vec::new();
     let row = |name: String, t: &TaskReport| {
@@ -129,8 +140,9 @@ pub fn print_report(r: &RunReport, w: &mut dyn Write, color: bool) -> io::Result
     }
     let total = r.total();
     rows.push(row("total".into(), &total));
-    let widths: Vec<usize> =
-        (0..header.len()).map(|i| rows.iter().map(|r| r[i].len()).chain([header[i].len()]).max().unwrap_or(0)).collect();
+    let widths: Vec<usize> = (0..header.len())
+        .map(|i| rows.iter().map(|r| r[i].len()).chain([header[i].len()]).max().unwrap_or(0))
+        .collect();
     let line = |cells: &[String]| -> String {
         cells.iter().zip(&widths).map(|(c, w)| format!("{c:<w$}")).collect::<Vec<_>>().join("  ").trim_end().to_string()
     };
@@ -148,11 +160,7 @@ pub fn print_report(r: &RunReport, w: &mut dyn Write, color: bool) -> io::Result
         writeln!(w, "filtered: {}", by.join(", "))?;
     }
     if total.requests.throttled + total.requests.server_errors > 0 {
-        writeln!(
-            w,
-            "retried: {} throttled, {} server errors",
-            total.requests.throttled, total.requests.server_errors
-        )?;
+        writeln!(w, "retried: {} throttled, {} server errors", total.requests.throttled, total.requests.server_errors)?;
     }
     r.summary.print(w, color)?;
     writeln!(

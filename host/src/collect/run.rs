@@ -92,6 +92,8 @@ pub struct TaskReport {
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct RunReport {
     pub dry_run: bool,
+    /// Per task; in JSON, keyed by `region/source` (JSON keys must be strings).
+    #[serde(serialize_with = "tasks_by_name")]
     pub tasks: BTreeMap<TaskKey, TaskReport>,
     /// Records read, rejections, alerts by severity, exclusions, plugin faults.
     pub summary: Summary,
@@ -156,6 +158,12 @@ impl RunReport {
         }
         t
     }
+}
+
+/// The tasks as a JSON object keyed by `region/source`: a [`TaskKey`] is a struct, which
+/// JSON cannot use as a key (`--report-json` failed with "key must be a string").
+fn tasks_by_name<S: serde::Serializer>(tasks: &BTreeMap<TaskKey, TaskReport>, s: S) -> Result<S::Ok, S::Error> {
+    s.collect_map(tasks.iter().map(|(k, v)| (k.to_string(), v)))
 }
 
 /// Observes progress (progress bars, logs). All methods default to nothing.
@@ -500,9 +508,7 @@ pub fn stored_event(ev: &CloudTrailEvent, user_name: Option<&str>, now: i64) -> 
 
 /// `noid-` + 128 bits of two FNV-1a hashes of the text (stable across versions).
 fn synthetic_id(raw: &str) -> String {
-    let fnv = |offset: u64| {
-        raw.bytes().fold(offset, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3))
-    };
+    let fnv = |offset: u64| raw.bytes().fold(offset, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3));
     format!("noid-{:016x}{:016x}", fnv(0xcbf2_9ce4_8422_2325), fnv(0x6c62_272e_07bb_0142))
 }
 
@@ -527,6 +533,9 @@ mod tests {
         )
         .expect("record");
         let s = stored_event(&odd, None, 1_714_564_800);
-        assert_eq!((s.event_time.as_str(), s.event_date.as_str(), s.event_id.as_str()), ("redacted", "2024-05-01", "e1"));
+        assert_eq!(
+            (s.event_time.as_str(), s.event_date.as_str(), s.event_id.as_str()),
+            ("redacted", "2024-05-01", "e1")
+        );
     }
 }

@@ -5,6 +5,8 @@
 
 mod cases;
 mod cli;
+#[cfg(feature = "aws")]
+mod collect;
 mod faults;
 mod loading;
 #[cfg(feature = "aws")]
