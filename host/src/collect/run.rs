@@ -92,6 +92,8 @@ pub struct TaskReport {
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct RunReport {
     pub dry_run: bool,
+    /// Serialized as an object keyed by `region/source` (JSON keys must be strings).
+    #[serde(serialize_with = "tasks_by_name")]
     pub tasks: BTreeMap<TaskKey, TaskReport>,
     /// Records read, rejections, alerts by severity, exclusions, plugin faults.
     pub summary: Summary,
@@ -106,6 +108,11 @@ pub struct RunReport {
     pub store_errors: Vec<String>,
     /// Things the operator should know (region discovery fallback, ...).
     pub warnings: Vec<String>,
+}
+
+/// `tasks` as a map from the task's display name (`us-east-1/iam.amazonaws.com`).
+fn tasks_by_name<S: serde::Serializer>(tasks: &BTreeMap<TaskKey, TaskReport>, s: S) -> Result<S::Ok, S::Error> {
+    s.collect_map(tasks.iter().map(|(k, v)| (k.to_string(), v)))
 }
 
 impl RunReport {
@@ -509,6 +516,16 @@ fn synthetic_id(raw: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_run_report_serializes_to_json_with_task_names_as_keys() {
+        let mut report = RunReport::default();
+        let task = TaskKey { region: "us-east-1".into(), source: "iam.amazonaws.com".into() };
+        report.tasks.insert(task, TaskReport { stored: 3, ..TaskReport::default() });
+        let json: serde_json::Value =
+            serde_json::to_value(&report).expect("the run report must serialize (the CLI's --report-json)");
+        assert_eq!(json["tasks"]["us-east-1/iam.amazonaws.com"]["stored"], 3);
+    }
 
     #[test]
     fn stored_events_keep_odd_times_and_get_stable_ids() {
