@@ -6,6 +6,8 @@
 //! - `build-plugin PATH [--out DIR]`: the same for one out-of-tree plugin crate.
 //! - `new-plugin NAME [--dir PARENT]`: scaffold a third-party detector crate.
 //! - `bench`: run the pipeline benchmark (release build).
+//! - `bench-collect`: run the collection benchmark (`iam-tracker collect` against the
+//!   LookupEvents test server and trail files; release build with the AWS SDK).
 //! - `readme [--check]`: the README table of built-in plugins.
 //! - `moto`: install the pinned moto server into `target/moto-venv` (S3 tests need it).
 //! - `demo`, `test`: the README's two fresh-machine commands.
@@ -56,6 +58,7 @@ fn run() -> Result<()> {
             python::build_py_plugin(&root, &path, &out)
         }
         "bench" => bench(rest),
+        "bench-collect" => bench_collect(rest),
         "readme" => readme::run(&root(), rest.iter().any(|a| a == "--check")),
         "demo" => tasks::demo(&root()),
         "fuzz" => {
@@ -66,7 +69,7 @@ fn run() -> Result<()> {
         "test" => tasks::test(&root()),
         "help" | "--help" | "-h" => {
             println!(
-                "cargo xtask <command>\n\n  build-plugins              build, componentize and precompile the built-in plugins into target/plugins/\n  build-plugin PATH [--out DIR]  the same for one out-of-tree plugin crate (default out: PATH/dist)\n  new-plugin NAME [--dir PARENT] scaffold a third-party detector crate\n  build-py-plugin [PATH] [--out DIR] build a Python detector with componentize-py (default: the example; out: PATH/dist)\n  bench [ARGS...]            run the pipeline benchmark (release); ARGS go to the bench\n  readme [--check]           regenerate (or check) the README table of built-in plugins\n  moto                       install moto[server] (pinned) into target/moto-venv for the S3 tests\n  demo                       build the plugins and run `iam-tracker detect samples/` (README command 1)\n  test                       everything CI checks (README command 2)\n  fuzz [--seconds N]         build and run the cargo-fuzz target for N seconds (default 60)"
+                "cargo xtask <command>\n\n  build-plugins              build, componentize and precompile the built-in plugins into target/plugins/\n  build-plugin PATH [--out DIR]  the same for one out-of-tree plugin crate (default out: PATH/dist)\n  new-plugin NAME [--dir PARENT] scaffold a third-party detector crate\n  build-py-plugin [PATH] [--out DIR] build a Python detector with componentize-py (default: the example; out: PATH/dist)\n  bench [ARGS...]            run the pipeline benchmark (release); ARGS go to the bench\n  bench-collect [ARGS...]    run the collection benchmark (release, `collect` end to end); ARGS go to the bench\n  readme [--check]           regenerate (or check) the README table of built-in plugins\n  moto                       install moto[server] (pinned) into target/moto-venv for the S3 tests\n  demo                       build the plugins and run `iam-tracker detect samples/` (README command 1)\n  test                       everything CI checks (README command 2)\n  fuzz [--seconds N]         build and run the cargo-fuzz target for N seconds (default 60)"
             );
             Ok(())
         }
@@ -390,6 +393,25 @@ fn bench(args: &[String]) -> Result<()> {
         .context("cannot run cargo bench")?;
     if !status.success() {
         bail!("benchmark failed");
+    }
+    Ok(())
+}
+
+/// The collection benchmark. It needs the default features: the LookupEvents part runs the
+/// CLI's AWS SDK adapter against the local test server.
+fn bench_collect(args: &[String]) -> Result<()> {
+    let root = root();
+    if !root.join("target/plugins/manifest.json").exists() {
+        build_plugins()?;
+    }
+    let status = cargo()
+        .current_dir(&root)
+        .args(["bench", "-p", "iam-tracker", "--bench", "collect", "--"])
+        .args(args)
+        .status()
+        .context("cannot run cargo bench")?;
+    if !status.success() {
+        bail!("collection benchmark failed");
     }
     Ok(())
 }

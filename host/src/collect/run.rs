@@ -110,6 +110,11 @@ pub struct RunReport {
     pub warnings: Vec<String>,
 }
 
+/// `tasks` as a map from the task's display name (`us-east-1/iam.amazonaws.com`).
+fn tasks_by_name<S: serde::Serializer>(tasks: &BTreeMap<TaskKey, TaskReport>, s: S) -> Result<S::Ok, S::Error> {
+    s.collect_map(tasks.iter().map(|(k, v)| (k.to_string(), v)))
+}
+
 impl RunReport {
     /// Every task failed (an error for Lambda, exit code 2 for the CLI).
     pub fn all_failed(&self) -> bool {
@@ -158,12 +163,6 @@ impl RunReport {
         }
         t
     }
-}
-
-/// The tasks as a JSON object keyed by `region/source`: a [`TaskKey`] is a struct, which
-/// JSON cannot use as a key (`--report-json` failed with "key must be a string").
-fn tasks_by_name<S: serde::Serializer>(tasks: &BTreeMap<TaskKey, TaskReport>, s: S) -> Result<S::Ok, S::Error> {
-    s.collect_map(tasks.iter().map(|(k, v)| (k.to_string(), v)))
 }
 
 /// Observes progress (progress bars, logs). All methods default to nothing.
@@ -515,6 +514,16 @@ fn synthetic_id(raw: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_run_report_serializes_to_json_with_task_names_as_keys() {
+        let mut report = RunReport::default();
+        let task = TaskKey { region: "us-east-1".into(), source: "iam.amazonaws.com".into() };
+        report.tasks.insert(task, TaskReport { stored: 3, ..TaskReport::default() });
+        let json: serde_json::Value =
+            serde_json::to_value(&report).expect("the run report must serialize (the CLI's --report-json)");
+        assert_eq!(json["tasks"]["us-east-1/iam.amazonaws.com"]["stored"], 3);
+    }
 
     #[test]
     fn stored_events_keep_odd_times_and_get_stable_ids() {

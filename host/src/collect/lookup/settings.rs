@@ -65,14 +65,18 @@ impl RetryPolicy {
 ///
 /// The first slice of a run is [`WindowConfig::slice`] long (6 hours by default). Each next
 /// slice is sized from the event density of the last one so that it holds about
-/// `target_events` (at most 4× longer or shorter than the last, within `[min, max]`): an
-/// empty 90-day initial load costs a handful of requests instead of 360, and a busy
-/// account still gets slices short enough to checkpoint often.
+/// `target_events` (at most 4× longer or shorter than the last, within `[min, max]`; after
+/// an empty slice, 4× longer without the `max` cap): an empty 90-day initial load costs a
+/// handful of requests instead of 360, and a busy account still gets slices short enough
+/// to checkpoint often. A long slice after empty ones that turns out busy is handed over
+/// every `flush_pages`; if the deadline cuts it, the next run restarts from the last
+/// checkpoint with a first slice of [`WindowConfig::slice`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SliceTuning {
     /// Shortest slice, seconds.
     pub min: i64,
-    /// Longest slice, seconds.
+    /// Longest slice sized from a measured density, seconds (slices after an empty one
+    /// may be longer).
     pub max: i64,
     /// Events a slice should hold (1000 = 20 full pages).
     pub target_events: usize,
