@@ -294,7 +294,8 @@ impl<'a> Collector<'a> {
             return;
         }
         let n_alerts = alerts.len();
-        let result = self.store.commit(&Batch { events, alerts, progress: progress.clone(), now });
+        let result =
+            self.store.commit(&Batch { events, alerts, progress: progress.clone(), task: Some(task.clone()), now });
         let t = self.report.tasks.entry(task.clone()).or_default();
         match result {
             Ok(c) => {

@@ -289,7 +289,14 @@ impl LocalStore {
                     last_execution = excluded.last_execution, \
                     events_processed = events_processed + excluded.events_processed";
         match &batch.progress {
-            Progress::None => {}
+            Progress::None => {
+                if let (Some(task), true) = (&batch.task, stored > 0) {
+                    tx.execute(
+                        bump,
+                        params![task.region, task.source, None::<i64>, batch.now, stored, STATUS_IN_PROGRESS],
+                    )?;
+                }
+            }
             Progress::Checkpoint { task, to } => {
                 let before: Option<Option<i64>> = tx
                     .query_row(
@@ -613,7 +620,7 @@ mod tests {
     }
 
     fn batch(events: Vec<StoredEvent>, alerts: Vec<AlertRecord>, progress: Progress, now: i64) -> Batch {
-        Batch { events, alerts, progress, now }
+        Batch { events, alerts, progress, task: None, now }
     }
 
     fn three_events() -> Vec<StoredEvent> {
@@ -691,10 +698,15 @@ mod tests {
         assert_eq!(cp.last_execution, NOW + 60);
         assert_eq!(cp.events_processed, 2);
         assert_eq!(cp.status, "partial", "a commit before the run's end says partial");
-        // A deadline-cut slice stores events but moves nothing.
-        let r = store.commit(&batch(evs[2..].to_vec(), vec![], Progress::None, NOW + 120)).expect("partial slice");
+        // A deadline-cut slice stores events but moves nothing; its events still count.
+        let partial = Batch { task: Some(t.clone()), ..batch(evs[2..].to_vec(), vec![], Progress::None, NOW + 120) };
+        let r = store.commit(&partial).expect("partial slice");
         assert_eq!((r.stored, r.checkpoint_moved), (1, false));
-        assert_eq!(store.checkpoint(&t).expect("read").expect("exists").last_processed, NOW);
+        let cp = store.checkpoint(&t).expect("read").expect("exists");
+        assert_eq!((cp.last_processed, cp.events_processed), (NOW, 3));
+        // Re-reading it stores nothing and counts nothing.
+        store.commit(&partial).expect("re-read");
+        assert_eq!(store.checkpoint(&t).expect("read").expect("exists").events_processed, 3);
         let r = store.commit(&batch(vec![], vec![], Progress::Checkpoint { task: t.clone(), to: NOW + 1 }, NOW + 180));
         assert!(r.expect("forward").checkpoint_moved);
         assert_eq!(store.checkpoint(&t).expect("read").expect("exists").last_processed, NOW + 1);

@@ -159,6 +159,9 @@ pub struct Batch {
     /// New alerts; each is recorded as pending unless its dedup key is still live.
     pub alerts: Vec<AlertRecord>,
     pub progress: Progress,
+    /// The task the batch belongs to, so that events stored without progress (a slice cut
+    /// by the deadline) still count in its `events_processed`.
+    pub task: Option<TaskKey>,
     /// The time of the commit (epoch seconds), for dedup and `last_execution`.
     pub now: i64,
 }

@@ -176,6 +176,7 @@ impl Work {
                 events: Vec::new(),
                 alerts: Vec::new(),
                 progress: Progress::Checkpoint { task: t.clone(), to },
+                task: Some(t.clone()),
                 now: timefmt::now(),
             };
             store.commit(&batch).expect("checkpoint committed");

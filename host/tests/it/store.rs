@@ -77,7 +77,8 @@ fn seed(dir: &Path) {
                 event("e3", "2024-05-02T10:00:00Z", "alice", "CreateAccessKey"),
             ],
             alerts: vec![alert("user-creation:e1", NOW), alert("user-creation:e2", NOW + 60)],
-            progress: Progress::Checkpoint { task, to: NOW },
+            progress: Progress::Checkpoint { task: task.clone(), to: NOW },
+            task: Some(task),
             now: NOW + 60,
         })
         .expect("commit");
