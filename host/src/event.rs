@@ -345,7 +345,8 @@ struct RecordFields {
     identity: Identity,
 }
 
-/// The first key of an object, checked for a private token as [`Walk`] does.
+/// The next key of an object; the first one must not be one of serde_json's private tokens,
+/// which `Value` treats specially (`special` is set and the walk stops).
 fn checked_key<'de, A: MapAccess<'de>>(
     map: &mut A,
     first: &mut bool,
@@ -580,12 +581,7 @@ impl<'de> Visitor<'de> for Walk<'_> {
     }
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
         let mut first = true;
-        while let Some(private) = map.next_key_seed(KeyIsPrivate)? {
-            if first && private {
-                self.0.set(true);
-                return Err(de::Error::custom("serde_json private token as a key"));
-            }
-            first = false;
+        while checked_key(&mut map, &mut first, self.0)?.is_some() {
             map.next_value_seed(self)?;
         }
         Ok(())
@@ -719,12 +715,7 @@ impl<'de> Visitor<'de> for Seek<'_, '_> {
         let (seg, next) = self.split();
         let mut found = None;
         let mut first = true;
-        while let Some(key) = map.next_key::<Key<'de>>()? {
-            if first && PRIVATE_TOKENS.contains(&&*key.0) {
-                self.special.set(true);
-                return Err(de::Error::custom("serde_json private token as a key"));
-            }
-            first = false;
+        while let Some(key) = checked_key(&mut map, &mut first, self.special)? {
             if key.0 == seg {
                 found = map.next_value_seed(Step(next))?;
             } else {
@@ -732,26 +723,6 @@ impl<'de> Visitor<'de> for Seek<'_, '_> {
             }
         }
         Ok(found)
-    }
-}
-
-/// Reads a map key (with the same string checks as `Value`): is it a private token?
-struct KeyIsPrivate;
-
-impl<'de> DeserializeSeed<'de> for KeyIsPrivate {
-    type Value = bool;
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<bool, D::Error> {
-        d.deserialize_str(self)
-    }
-}
-
-impl<'de> Visitor<'de> for KeyIsPrivate {
-    type Value = bool;
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("a map key")
-    }
-    fn visit_str<E: de::Error>(self, v: &str) -> Result<bool, E> {
-        Ok(PRIVATE_TOKENS.contains(&v))
     }
 }
 
