@@ -125,6 +125,15 @@ fn ip_in(ip: IpAddr, (net, prefix): (IpAddr, u8)) -> bool {
     }
 }
 
+/// A boolean setting: `true`/`false`, `1`/`0`, `yes`/`no`, `on`/`off`, any case.
+pub fn parse_bool(v: &str) -> Option<bool> {
+    match v.to_ascii_lowercase().as_str() {
+        "true" | "1" | "yes" | "on" => Some(true),
+        "false" | "0" | "no" | "off" => Some(false),
+        _ => None,
+    }
+}
+
 /// Glob match with `*` (any run, including none) and `?` (one character).
 pub fn glob_match(pattern: &str, text: &str, case_insensitive: bool) -> bool {
     let fold = |s: &str| if case_insensitive { s.to_lowercase() } else { s.to_string() };

@@ -11,7 +11,7 @@
 //!
 //! Dropped events are counted per reason by the caller, never silently lost.
 
-use crate::config::glob_match;
+use crate::config::{glob_match, parse_bool};
 use crate::event::CloudTrailEvent;
 
 /// Why an event was dropped.
@@ -56,11 +56,8 @@ impl Filters {
     pub fn from_vars(get: impl Fn(&str) -> Option<String>) -> Result<Self, String> {
         let mut f = Filters::default();
         if let Some(v) = get("FILTER_AWS_SERVICE_EVENTS").filter(|v| !v.trim().is_empty()) {
-            f.aws_service_events = match v.trim().to_ascii_lowercase().as_str() {
-                "true" | "1" | "yes" | "on" => true,
-                "false" | "0" | "no" | "off" => false,
-                _ => return Err(format!("FILTER_AWS_SERVICE_EVENTS=`{v}` is not a boolean (true or false)")),
-            };
+            f.aws_service_events = parse_bool(v.trim())
+                .ok_or_else(|| format!("FILTER_AWS_SERVICE_EVENTS=`{v}` is not a boolean (true or false)"))?;
         }
         if let Some(v) = get("FILTERED_ROLES") {
             f.role_patterns = Self::parse_roles(&v);

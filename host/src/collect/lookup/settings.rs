@@ -7,6 +7,7 @@
 
 use std::time::Duration;
 
+use crate::config::parse_bool;
 use crate::window::WindowConfig;
 
 /// Collect `iam.amazonaws.com` events (us-east-1). Default `true`.
@@ -174,15 +175,6 @@ impl SourceSettings {
             })?;
         }
         Ok(s)
-    }
-}
-
-/// `true`/`false`, `1`/`0`, `yes`/`no`, `on`/`off`, any case.
-fn parse_bool(v: &str) -> Option<bool> {
-    match v.to_ascii_lowercase().as_str() {
-        "true" | "1" | "yes" | "on" => Some(true),
-        "false" | "0" | "no" | "off" => Some(false),
-        _ => None,
     }
 }
 
