@@ -363,14 +363,8 @@ struct CollectArgs {
 
 /// A duration flag (`90s`, `10m`, `12h`, `30d`) in seconds.
 fn duration_flag(flag: &str, text: &str) -> anyhow::Result<i64> {
-    let now = timefmt::now();
-    let t = text.trim();
-    if t.is_empty() || !t.starts_with(|c: char| c.is_ascii_digit()) || timefmt::parse_date(t).is_some() {
-        anyhow::bail!("bad {flag}: `{text}` is not a duration (90s, 10m, 12h, 30d)");
-    }
-    timefmt::parse_since(t, now)
-        .map(|then| now - then)
-        .map_err(|_| anyhow::anyhow!("bad {flag}: `{text}` is not a duration (90s, 10m, 12h, 30d)"))
+    timefmt::parse_duration(text)
+        .ok_or_else(|| anyhow::anyhow!("bad {flag}: `{text}` is not a duration (90s, 10m, 12h, 30d)"))
 }
 
 fn collect_cmd(store: &StoreArgs, a: CollectArgs, plugins: &PluginArgs) -> anyhow::Result<u8> {

@@ -54,16 +54,22 @@ pub fn parse_since(text: &str, now: i64) -> Result<i64, String> {
     if let Some(e) = parse_date(t).or_else(|| parse_event_time(t)) {
         return Ok(e);
     }
+    parse_duration(t).map(|secs| now - secs).ok_or_else(|| bad_since(text))
+}
+
+/// A duration (`90d`, `12h`, `30m`, `45s`) in seconds.
+pub fn parse_duration(text: &str) -> Option<i64> {
+    let t = text.trim();
     let (num, unit) = t.split_at(t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len()));
-    let n: i64 = num.parse().map_err(|_| bad_since(text))?;
+    let n: i64 = num.parse().ok()?;
     let secs = match unit {
         "d" => 86_400,
         "h" => 3600,
         "m" => 60,
         "s" => 1,
-        _ => return Err(bad_since(text)),
+        _ => return None,
     };
-    Ok(now - n.saturating_mul(secs))
+    Some(n.saturating_mul(secs))
 }
 
 fn bad_since(text: &str) -> String {
@@ -113,5 +119,15 @@ mod tests {
         assert_eq!(parse_since("2024-05-01T12:00:00Z", now), Ok(now));
         assert_eq!(parse_since("2d", now), Ok(now - 172_800));
         assert!(parse_since("yesterday", now).is_err_and(|e| e.contains("yesterday")));
+    }
+
+    #[test]
+    fn durations_are_a_number_and_a_unit() {
+        assert_eq!(parse_duration("90s"), Some(90));
+        assert_eq!(parse_duration("10m"), Some(600));
+        assert_eq!(parse_duration(" 30d "), Some(2_592_000));
+        for bad in ["", "d", "10", "10w", "2024-05-01", "2024-05-01T12:00:00Z", "-5m"] {
+            assert_eq!(parse_duration(bad), None, "{bad}");
+        }
     }
 }
