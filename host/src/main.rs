@@ -84,13 +84,17 @@ struct StoreArgs {
 }
 
 impl StoreArgs {
+    /// The store named by `--store`, else the default local store.
+    fn spec(&self) -> anyhow::Result<StoreSpec> {
+        match &self.store {
+            Some(t) => StoreSpec::parse(t).context("bad --store"),
+            None => Ok(StoreSpec::default_local()?),
+        }
+    }
+
     /// Open a store that must already exist (read-back commands).
     fn open_existing(&self) -> anyhow::Result<Box<dyn Store>> {
-        let spec = match &self.store {
-            Some(t) => StoreSpec::parse(t).context("bad --store")?,
-            None => StoreSpec::default_local()?,
-        };
-        Ok(spec.open_existing()?)
+        Ok(self.spec()?.open_existing()?)
     }
 }
 
@@ -121,46 +125,7 @@ enum Command {
     /// folder or under an S3 prefix. Environment: PROCESS_IAM_EVENTS, PROCESS_STS_EVENTS,
     /// PROCESS_SIGNIN_EVENTS, PROCESS_SSO_EVENTS, SSO_REGION, MAX_WORKERS,
     /// FILTER_AWS_SERVICE_EVENTS, FILTERED_ROLES.
-    Collect {
-        /// `cloudtrail`, `trail:PATH`, `trail:s3://BUCKET/PREFIX` or `s3://BUCKET/PREFIX`.
-        #[arg(long, value_name = "SOURCE", default_value = "cloudtrail")]
-        source: String,
-        #[command(flatten)]
-        store: StoreArgs,
-        /// Where alerts go: `stdout`, `file:PATH` (JSON Lines); repeatable.
-        #[arg(long = "alerts", value_name = "SINK", default_value = "stdout")]
-        alerts: Vec<String>,
-        /// Format of alerts on stdout (text is coloured on a terminal).
-        #[arg(long, value_enum, default_value_t = Format::Text)]
-        format: Format,
-        /// Only these regions (comma-separated); skips region discovery.
-        #[arg(long, value_name = "R1,R2", value_delimiter = ',')]
-        regions: Vec<String>,
-        /// Backfill: read from this time (a date, an RFC 3339 time or a duration like 30d),
-        /// at most 90 days back.
-        #[arg(long, value_name = "T")]
-        since: Option<String>,
-        /// Read and detect (alerts on stdout), but store nothing and deliver nothing.
-        #[arg(long)]
-        dry_run: bool,
-        /// Stop starting new work after this long (e.g. 10m, 90s); checkpoints stay consistent.
-        #[arg(long, value_name = "DURATION")]
-        deadline: Option<String>,
-        /// How long an alert's dedup key suppresses repeats (e.g. 30d, 24h).
-        #[arg(long, value_name = "DURATION", default_value = "30d")]
-        dedup_window: String,
-        /// Send every AWS request to this endpoint (a local server); default: the SDK chain.
-        #[arg(long, value_name = "URL")]
-        endpoint_url: Option<String>,
-        /// Also write the run report as JSON to this file.
-        #[arg(long, value_name = "FILE")]
-        report_json: Option<PathBuf>,
-        /// Largest accepted record, in bytes.
-        #[arg(long, value_name = "BYTES", default_value_t = iam_tracker::event::DEFAULT_MAX_RECORD_BYTES)]
-        max_record_bytes: usize,
-        #[command(flatten)]
-        plugins: PluginArgs,
-    },
+    Collect(CollectArgs),
     /// Read back stored events, oldest first.
     Events {
         #[command(flatten)]
@@ -234,7 +199,7 @@ enum ListFormat {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     // `collect` reports progress as log lines when stderr is not a terminal.
-    init_logging(if matches!(cli.command, Command::Collect { .. }) { "info" } else { "warn" });
+    init_logging(if matches!(cli.command, Command::Collect(_)) { "info" } else { "warn" });
     match run(cli) {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
@@ -260,36 +225,7 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Detect { paths, format, only, max_record_bytes, plugins } => {
             detect_cmd(&paths, format, only, max_record_bytes, &plugins)
         }
-        Command::Collect {
-            source,
-            store,
-            alerts,
-            format,
-            regions,
-            since,
-            dry_run,
-            deadline,
-            dedup_window,
-            endpoint_url,
-            report_json,
-            max_record_bytes,
-            plugins,
-        } => {
-            let args = CollectArgs {
-                source,
-                alerts,
-                format,
-                regions,
-                since,
-                dry_run,
-                deadline,
-                dedup_window,
-                endpoint_url,
-                report_json,
-                max_record_bytes,
-            };
-            collect_cmd(&store, args, &plugins)
-        }
+        Command::Collect(args) => collect_cmd(args),
         Command::Events { store, date, since, user, event_name, limit, format } => {
             events_cmd(&store, date.as_deref(), since.as_deref(), user, event_name, limit, format)
         }
@@ -346,19 +282,47 @@ fn detect_cmd(
     Ok(summary.exit_code() as u8)
 }
 
-/// The `collect` flags other than the store and plugins.
+/// The `collect` flags.
+#[derive(clap::Args)]
 struct CollectArgs {
+    /// `cloudtrail`, `trail:PATH`, `trail:s3://BUCKET/PREFIX` or `s3://BUCKET/PREFIX`.
+    #[arg(long, value_name = "SOURCE", default_value = "cloudtrail")]
     source: String,
+    #[command(flatten)]
+    store: StoreArgs,
+    /// Where alerts go: `stdout`, `file:PATH` (JSON Lines); repeatable.
+    #[arg(long = "alerts", value_name = "SINK", default_value = "stdout")]
     alerts: Vec<String>,
+    /// Format of alerts on stdout (text is coloured on a terminal).
+    #[arg(long, value_enum, default_value_t = Format::Text)]
     format: Format,
+    /// Only these regions (comma-separated); skips region discovery.
+    #[arg(long, value_name = "R1,R2", value_delimiter = ',')]
     regions: Vec<String>,
+    /// Backfill: read from this time (a date, an RFC 3339 time or a duration like 30d),
+    /// at most 90 days back.
+    #[arg(long, value_name = "T")]
     since: Option<String>,
+    /// Read and detect (alerts on stdout), but store nothing and deliver nothing.
+    #[arg(long)]
     dry_run: bool,
+    /// Stop starting new work after this long (e.g. 10m, 90s); checkpoints stay consistent.
+    #[arg(long, value_name = "DURATION")]
     deadline: Option<String>,
+    /// How long an alert's dedup key suppresses repeats (e.g. 30d, 24h).
+    #[arg(long, value_name = "DURATION", default_value = "30d")]
     dedup_window: String,
+    /// Send every AWS request to this endpoint (a local server); default: the SDK chain.
+    #[arg(long, value_name = "URL")]
     endpoint_url: Option<String>,
+    /// Also write the run report as JSON to this file.
+    #[arg(long, value_name = "FILE")]
     report_json: Option<PathBuf>,
+    /// Largest accepted record, in bytes.
+    #[arg(long, value_name = "BYTES", default_value_t = iam_tracker::event::DEFAULT_MAX_RECORD_BYTES)]
     max_record_bytes: usize,
+    #[command(flatten)]
+    plugins: PluginArgs,
 }
 
 /// A duration flag (`90s`, `10m`, `12h`, `30d`) in seconds.
@@ -367,7 +331,7 @@ fn duration_flag(flag: &str, text: &str) -> anyhow::Result<i64> {
         .ok_or_else(|| anyhow::anyhow!("bad {flag}: `{text}` is not a duration (90s, 10m, 12h, 30d)"))
 }
 
-fn collect_cmd(store: &StoreArgs, a: CollectArgs, plugins: &PluginArgs) -> anyhow::Result<u8> {
+fn collect_cmd(a: CollectArgs) -> anyhow::Result<u8> {
     use iam_tracker::collect::driver::{self, CollectRequest, SourceSpec};
     use iam_tracker::collect::lookup::SourceSettings;
     use iam_tracker::collect::run::CollectSettings;
@@ -377,10 +341,7 @@ fn collect_cmd(store: &StoreArgs, a: CollectArgs, plugins: &PluginArgs) -> anyho
     use iam_tracker::sink::SinkSpec;
 
     let source = SourceSpec::parse(&a.source).map_err(|e| anyhow::anyhow!("bad --source: {e}"))?;
-    let store = match &store.store {
-        Some(t) => StoreSpec::parse(t).context("bad --store")?,
-        None => StoreSpec::default_local()?,
-    };
+    let store = a.store.spec()?;
     let sinks = a
         .alerts
         .iter()
@@ -418,7 +379,7 @@ fn collect_cmd(store: &StoreArgs, a: CollectArgs, plugins: &PluginArgs) -> anyho
         lookup,
         trail,
         settings,
-        load: plugins.load_options(Vec::new(), false)?,
+        load: a.plugins.load_options(Vec::new(), false)?,
         deadline,
         endpoint_url: a.endpoint_url,
         progress_bars: stderr_tty && std::env::var_os("IAM_TRACKER_NO_PROGRESS").is_none(),

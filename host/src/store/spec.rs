@@ -26,9 +26,6 @@ pub enum SpecError {
     EmptyDir(String),
     #[error("`{0}`: the DynamoDB store is not available in this build yet; use local:DIR")]
     NotYet(String),
-    /// No `--store` and no default data directory.
-    #[error(transparent)]
-    NoDefault(#[from] StoreError),
 }
 
 impl StoreSpec {
@@ -46,14 +43,6 @@ impl StoreSpec {
     /// The store used without `--store`: the local store in the default data directory.
     pub fn default_local() -> Result<Self, StoreError> {
         LocalStore::default_dir().map(StoreSpec::Local)
-    }
-
-    /// The store a command uses: `--store` if given, else the default.
-    pub fn resolve(flag: Option<&str>) -> Result<Self, SpecError> {
-        match flag {
-            Some(t) => StoreSpec::parse(t),
-            None => Ok(StoreSpec::default_local()?),
-        }
     }
 
     /// Open the store, creating it when missing (for commands that write). The box is
