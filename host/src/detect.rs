@@ -1,12 +1,14 @@
 //! The detect pipeline, bytes in to alerts out: read inputs, parse each record once, run
 //! the extractor and the subscribed detectors, and count everything in a [`Summary`].
 
+use std::fmt;
 use std::path::PathBuf;
 use std::sync::Arc;
 
 use crate::dispatch::Dispatcher;
 use crate::event::CloudTrailEvent;
 use crate::input::{self, Item, Origin, Position};
+use crate::plugin::{Fault, PluginAlert};
 use crate::report::{FaultRecord, PluginLine, RaisedAlert, Summary};
 
 /// Pipeline settings.
@@ -95,29 +97,52 @@ pub fn process_event(
 ) {
     let outcome = dispatcher.process(ev.clone());
     for (plugin, f) in outcome.faults {
-        summary.fault(FaultRecord {
-            plugin,
-            kind: f.kind.as_str(),
-            message: f.message,
-            event_id: ev.event_id.clone(),
-            origin: origin.to_string(),
-            log_tail: f.log_tail,
-        });
+        summary.fault(fault_record(plugin, f, &ev, origin));
     }
-    for (detector, a) in outcome.alerts {
-        if let Some(ex) = dispatcher.excluded_by(&detector, &ev, &outcome.user_name) {
+    let (id, time) = (ev.event_id.as_deref(), ev.event_time.as_deref());
+    raise_alerts(dispatcher, &ev, &outcome.user_name, outcome.alerts, (id, time), origin, summary, sink);
+}
+
+/// A failed plugin call on `ev`, for the summary.
+pub fn fault_record(plugin: String, f: Fault, ev: &CloudTrailEvent, origin: &dyn fmt::Display) -> FaultRecord {
+    FaultRecord {
+        plugin,
+        kind: f.kind.as_str(),
+        message: f.message,
+        event_id: ev.event_id.clone(),
+        origin: origin.to_string(),
+        log_tail: f.log_tail,
+    }
+}
+
+/// Turn what the detectors raised on `ev` into delivered alerts: each passes the config
+/// exclusions (counted per exclusion when suppressed) and is counted by severity.
+/// `(event_id, event_time)` are the event's as the alert reports them (`collect` reports
+/// the stored ones); the default dedup key is `<detector>:<event_id>`.
+#[allow(clippy::too_many_arguments)]
+pub fn raise_alerts(
+    dispatcher: &Dispatcher,
+    ev: &CloudTrailEvent,
+    user_name: &str,
+    alerts: Vec<(String, PluginAlert)>,
+    (event_id, event_time): (Option<&str>, Option<&str>),
+    origin: &dyn fmt::Display,
+    summary: &mut Summary,
+    sink: &mut dyn FnMut(RaisedAlert),
+) {
+    for (detector, a) in alerts {
+        if let Some(ex) = dispatcher.excluded_by(&detector, ev, user_name) {
             summary.exclude(ex.describe());
             continue;
         }
         summary.alert(a.severity);
-        let dedup_key =
-            a.dedup_key.unwrap_or_else(|| format!("{detector}:{}", ev.event_id.as_deref().unwrap_or_default()));
+        let dedup_key = a.dedup_key.unwrap_or_else(|| format!("{detector}:{}", event_id.unwrap_or_default()));
         sink(RaisedAlert {
-            event_id: ev.event_id.clone(),
-            event_time: ev.event_time.clone(),
+            event_id: event_id.map(str::to_string),
+            event_time: event_time.map(str::to_string),
             event_source: ev.event_source.clone(),
             event_name: ev.event_name.clone(),
-            user_name: outcome.user_name.clone(),
+            user_name: user_name.to_string(),
             aws_region: ev.aws_region.clone(),
             source_ip: ev.source_ip_address.clone(),
             detector,

@@ -84,35 +84,36 @@ pub fn collect_lookup<A: LookupApi>(
     rt: &Runtime,
     api: Arc<A>,
     settings: &SourceSettings,
-    checkpoints: HashMap<TaskKey, i64>,
     mut collector: Collector<'_>,
     now: i64,
     deadline: Deadline,
-) -> RunReport {
+) -> Result<RunReport, CollectError> {
+    let checkpoints: HashMap<TaskKey, i64> =
+        collector.store().checkpoints()?.into_iter().map(|(k, c)| (k, c.last_processed)).collect();
     for (task, c) in &checkpoints {
         collector.note_checkpoint(task, Some(*c));
     }
     let settings = settings.clone();
-    drive(rt, collector, now, move |tx| {
+    Ok(drive(rt, collector, now, move |tx| {
         tokio::spawn(
             async move { crate::collect::lookup::run_all(api, &settings, checkpoints, now, deadline, tx).await },
         )
-    })
+    }))
 }
 
-/// Collect from trail files with `src`, skipping the files in `done`.
-#[allow(clippy::too_many_arguments)]
+/// Collect from trail files with `src` (whose location is `label`), skipping the files
+/// the store has as read.
 pub fn collect_trail<S: ObjectSource>(
     rt: &Runtime,
     src: Arc<S>,
     label: String,
-    done: std::collections::HashSet<String>,
     settings: TrailSettings,
     collector: Collector<'_>,
     now: i64,
     deadline: Deadline,
-) -> RunReport {
-    drive(rt, collector, now, move |tx| {
+) -> Result<RunReport, CollectError> {
+    let done = collector.store().files_done(&crate::collect::trail::trail_task(label.clone()))?;
+    Ok(drive(rt, collector, now, move |tx| {
         tokio::spawn(async move {
             let s =
                 crate::collect::trail::run_trail(src, label, move |k| done.contains(k), settings, deadline, tx).await;
@@ -137,7 +138,7 @@ pub fn collect_trail<S: ObjectSource>(
             }
             warnings
         })
-    })
+    }))
 }
 
 /// Everything a `collect` run needs (the CLI and the Lambda build one).
@@ -181,7 +182,7 @@ fn open_sinks(specs: &[crate::sink::SinkSpec], req: &CollectRequest) -> Result<c
 /// Run one collection: load the plugins, open the store and sinks, read the source, and
 /// return the report. Errors are for runs that could not start.
 pub fn run(req: CollectRequest) -> Result<RunReport, CollectError> {
-    use crate::collect::run::{Collector, Observer};
+    use crate::collect::run::Observer;
     let now = crate::timefmt::now();
     let mut dispatcher =
         crate::dispatch::load(&req.load).map_err(|e| CollectError::Source(format!("cannot load the plugins: {e}")))?;
@@ -212,56 +213,29 @@ pub fn run(req: CollectRequest) -> Result<RunReport, CollectError> {
         .enable_all()
         .build()
         .map_err(|e| CollectError::Source(format!("cannot start the async runtime: {e}")))?;
+    let collector = Collector::new(&mut dispatcher, store.as_mut(), &mut sink, observer, req.settings.clone());
     match &req.source {
+        #[cfg(feature = "aws")]
         SourceSpec::CloudTrail => {
-            let checkpoints: HashMap<TaskKey, i64> =
-                store.checkpoints()?.into_iter().map(|(k, c)| (k, c.last_processed)).collect();
-            #[cfg(feature = "aws")]
-            {
-                let config = rt.block_on(crate::aws::sdk_config(req.endpoint_url.as_deref()));
-                let api = Arc::new(crate::aws::cloudtrail::SdkLookup::new(&config));
-                let collector =
-                    Collector::new(&mut dispatcher, store.as_mut(), &mut sink, observer, req.settings.clone());
-                Ok(collect_lookup(&rt, api, &req.lookup, checkpoints, collector, now, req.deadline))
-            }
-            #[cfg(not(feature = "aws"))]
-            {
-                let _ = (checkpoints, observer);
-                Err(CollectError::Source(
-                    "this build has no AWS support (feature `aws`); use --source trail:PATH".into(),
-                ))
-            }
+            let config = rt.block_on(crate::aws::sdk_config(req.endpoint_url.as_deref()));
+            let api = Arc::new(crate::aws::cloudtrail::SdkLookup::new(&config));
+            collect_lookup(&rt, api, &req.lookup, collector, now, req.deadline)
         }
-        SourceSpec::Trail(loc) => {
-            let label = loc.label();
-            let task = TaskKey { region: crate::collect::trail::TRAIL_TASK_REGION.to_string(), source: label.clone() };
-            let done = store.files_done(&task)?;
-            match loc {
-                TrailLocation::Local(path) => {
-                    let src = Arc::new(
-                        crate::collect::trail::LocalDir::new(path).map_err(|e| CollectError::Source(e.to_string()))?,
-                    );
-                    let collector =
-                        Collector::new(&mut dispatcher, store.as_mut(), &mut sink, observer, req.settings.clone());
-                    Ok(collect_trail(&rt, src, label, done, req.trail.clone(), collector, now, req.deadline))
-                }
-                #[cfg(feature = "aws")]
-                TrailLocation::S3 { bucket, prefix } => {
-                    let config = rt.block_on(crate::aws::sdk_config(req.endpoint_url.as_deref()));
-                    let src = Arc::new(crate::aws::s3::S3Prefix::from_sdk_config(&config, bucket, prefix));
-                    let collector =
-                        Collector::new(&mut dispatcher, store.as_mut(), &mut sink, observer, req.settings.clone());
-                    Ok(collect_trail(&rt, src, label, done, req.trail.clone(), collector, now, req.deadline))
-                }
-                #[cfg(not(feature = "aws"))]
-                TrailLocation::S3 { .. } => {
-                    let _ = (done, observer);
-                    Err(CollectError::Source(
-                        "this build has no AWS support (feature `aws`); use a local trail folder".into(),
-                    ))
-                }
-            }
+        SourceSpec::Trail(loc @ TrailLocation::Local(path)) => {
+            let src =
+                Arc::new(crate::collect::trail::LocalDir::new(path).map_err(|e| CollectError::Source(e.to_string()))?);
+            collect_trail(&rt, src, loc.label(), req.trail.clone(), collector, now, req.deadline)
         }
+        #[cfg(feature = "aws")]
+        SourceSpec::Trail(loc @ TrailLocation::S3 { bucket, prefix }) => {
+            let config = rt.block_on(crate::aws::sdk_config(req.endpoint_url.as_deref()));
+            let src = Arc::new(crate::aws::s3::S3Prefix::from_sdk_config(&config, bucket, prefix));
+            collect_trail(&rt, src, loc.label(), req.trail.clone(), collector, now, req.deadline)
+        }
+        #[cfg(not(feature = "aws"))]
+        SourceSpec::CloudTrail | SourceSpec::Trail(TrailLocation::S3 { .. }) => Err(CollectError::Source(
+            "this build has no AWS support (feature `aws`); use --source trail:PATH with a local folder".into(),
+        )),
     }
 }
 

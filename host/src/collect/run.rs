@@ -18,10 +18,11 @@ use std::sync::Arc;
 use serde::Serialize;
 
 use crate::collect::{RequestStats, SourceBatch, SourceMsg, SourceRejection, TaskStatus};
-use crate::dispatch::{Dispatcher, Extract};
+use crate::detect::{fault_record, raise_alerts};
+use crate::dispatch::Dispatcher;
 use crate::event::CloudTrailEvent;
 use crate::filters::Filters;
-use crate::report::{FaultRecord, RaisedAlert, Summary};
+use crate::report::{RaisedAlert, Summary};
 use crate::sink::AlertSink;
 use crate::store::{AlertRecord, Batch, EventType, Progress, Store, StoredEvent, TaskKey};
 use crate::timefmt;
@@ -145,23 +146,30 @@ impl RunReport {
     pub fn total(&self) -> TaskReport {
         let mut t = TaskReport::default();
         for r in self.tasks.values() {
-            t.read += r.read;
-            t.stored += r.stored;
-            t.already_stored += r.already_stored;
-            t.rejected += r.rejected;
-            for (k, v) in &r.filtered {
-                *t.filtered.entry(k).or_default() += v;
-            }
-            t.alerts += r.alerts;
-            t.alerts_duplicate += r.alerts_duplicate;
-            t.alerts_excluded += r.alerts_excluded;
-            t.files_done += r.files_done;
-            t.requests.requests += r.requests.requests;
-            t.requests.retries += r.requests.retries;
-            t.requests.throttled += r.requests.throttled;
-            t.requests.server_errors += r.requests.server_errors;
+            t.add_counts(r);
         }
         t
+    }
+}
+
+impl TaskReport {
+    /// Add another report's counters (not its status, window or checkpoints).
+    fn add_counts(&mut self, r: &TaskReport) {
+        self.read += r.read;
+        self.stored += r.stored;
+        self.already_stored += r.already_stored;
+        self.rejected += r.rejected;
+        for (k, v) in &r.filtered {
+            *self.filtered.entry(k).or_default() += v;
+        }
+        self.alerts += r.alerts;
+        self.alerts_duplicate += r.alerts_duplicate;
+        self.alerts_excluded += r.alerts_excluded;
+        self.files_done += r.files_done;
+        self.requests.requests += r.requests.requests;
+        self.requests.retries += r.requests.retries;
+        self.requests.throttled += r.requests.throttled;
+        self.requests.server_errors += r.requests.server_errors;
     }
 }
 
@@ -196,10 +204,13 @@ impl<'a> Collector<'a> {
         observer: &'a mut dyn Observer,
         settings: CollectSettings,
     ) -> Self {
-        // The stored user name is the extractor's answer for every event.
-        dispatcher.extract = Extract::Always;
         let report = RunReport { dry_run: settings.dry_run, ..RunReport::default() };
         Collector { dispatcher, store, sink, observer, settings, report, dry_run_keys: HashSet::new() }
+    }
+
+    /// The store, to read progress before a run starts.
+    pub fn store(&self) -> &dyn Store {
+        &*self.store
     }
 
     /// The report so far.
@@ -256,26 +267,28 @@ impl<'a> Collector<'a> {
         let SourceBatch { task, records, rejections, progress, position } = batch;
         let mut events = Vec::with_capacity(records.len());
         let mut alerts = Vec::new();
+        // This batch's counters, added to the task's once at the end.
+        let mut counts = TaskReport { read: records.len() as u64, ..TaskReport::default() };
+        self.report.summary.records_read += counts.read;
         for SourceRejection { origin, reason } in rejections {
-            self.report.tasks.entry(task.clone()).or_default().rejected += 1;
+            counts.rejected += 1;
             self.report.summary.reject(origin, reason);
         }
         for rec in records {
-            self.report.summary.records_read += 1;
-            self.report.tasks.entry(task.clone()).or_default().read += 1;
             match CloudTrailEvent::parse_with_limit(&rec.text, self.settings.max_record_bytes) {
                 Err(e) => {
-                    self.report.tasks.entry(task.clone()).or_default().rejected += 1;
+                    counts.rejected += 1;
                     self.report.summary.reject(rec.origin, e.to_string());
                 }
                 Ok(ev) => {
-                    if let Some(stored) = self.record(&task, Arc::new(ev), &rec.origin, now, &mut alerts) {
+                    if let Some(stored) = self.record(Arc::new(ev), &rec.origin, now, &mut counts, &mut alerts) {
                         events.push(stored);
                     }
                 }
             }
         }
         let t = self.report.tasks.entry(task.clone()).or_default();
+        t.add_counts(&counts);
         // A slice after a failed commit must not move the checkpoint past the failed one.
         let progress = match progress {
             Progress::Checkpoint { .. } if t.commit_failed => Progress::None,
@@ -329,64 +342,39 @@ impl<'a> Collector<'a> {
     /// Filter, extract, detect one event; the stored form unless filtered.
     fn record(
         &mut self,
-        task: &TaskKey,
         ev: Arc<CloudTrailEvent>,
         origin: &str,
         now: i64,
+        counts: &mut TaskReport,
         alerts: &mut Vec<AlertRecord>,
     ) -> Option<StoredEvent> {
         let (actor, fault) = self.dispatcher.extract_actor(&ev);
         if let Some((plugin, f)) = fault {
-            self.report.summary.fault(fault_record(plugin, f, &ev, origin));
+            self.report.summary.fault(fault_record(plugin, f, &ev, &origin));
         }
-        let user_name = actor.as_deref().unwrap_or("unknown").to_string();
-        if let Some(reason) = self.settings.filters.check(&ev, &user_name) {
-            *self.report.tasks.entry(task.clone()).or_default().filtered.entry(reason.as_str()).or_default() += 1;
+        let user_name = actor.as_deref().unwrap_or("unknown");
+        if let Some(reason) = self.settings.filters.check(&ev, user_name) {
+            *counts.filtered.entry(reason.as_str()).or_default() += 1;
             return None;
         }
         let outcome = self.dispatcher.detect(ev.clone(), actor.clone());
         for (plugin, f) in outcome.faults {
-            self.report.summary.fault(fault_record(plugin, f, &ev, origin));
+            self.report.summary.fault(fault_record(plugin, f, &ev, &origin));
         }
         let stored = stored_event(&ev, actor.as_deref(), now);
-        for (detector, a) in outcome.alerts {
-            if let Some(ex) = self.dispatcher.excluded_by(&detector, &ev, &user_name) {
-                self.report.summary.exclude(ex.describe());
-                self.report.tasks.entry(task.clone()).or_default().alerts_excluded += 1;
-                continue;
-            }
-            self.report.summary.alert(a.severity);
-            let dedup_key = a.dedup_key.unwrap_or_else(|| format!("{detector}:{}", stored.event_id));
-            let raised = RaisedAlert {
-                event_id: Some(stored.event_id.clone()),
-                event_time: Some(stored.event_time.clone()),
-                event_source: ev.event_source.clone(),
-                event_name: ev.event_name.clone(),
-                user_name: user_name.clone(),
-                aws_region: ev.aws_region.clone(),
-                source_ip: ev.source_ip_address.clone(),
-                detector: detector.clone(),
-                severity: a.severity,
-                title: a.title.clone(),
-                message: a.message,
-                dedup_key: dedup_key.clone(),
-                source: origin.to_string(),
-                context: a.context,
-            };
-            alerts.push(AlertRecord {
-                dedup_key,
-                detector,
-                severity: a.severity,
-                title: a.title,
-                event_id: raised.event_id.clone(),
-                event_time: raised.event_time.clone(),
-                payload: serde_json::to_string(&raised).unwrap_or_default(),
-                created_at: now,
-                sent_at: None,
-                dedup_until: now + self.settings.dedup_window,
-                expires_at: now + self.settings.alert_retention.max(self.settings.dedup_window),
-            });
-        }
+        let excluded_before = self.report.summary.alerts_excluded;
+        let settings = &self.settings;
+        raise_alerts(
+            self.dispatcher,
+            &ev,
+            user_name,
+            outcome.alerts,
+            (Some(&stored.event_id), Some(&stored.event_time)),
+            &origin,
+            &mut self.report.summary,
+            &mut |raised| alerts.push(alert_record(&raised, now, settings)),
+        );
+        counts.alerts_excluded += self.report.summary.alerts_excluded - excluded_before;
         Some(stored)
     }
 
@@ -445,14 +433,20 @@ impl<'a> Collector<'a> {
     }
 }
 
-fn fault_record(plugin: String, f: crate::plugin::Fault, ev: &CloudTrailEvent, origin: &str) -> FaultRecord {
-    FaultRecord {
-        plugin,
-        kind: f.kind.as_str(),
-        message: f.message,
-        event_id: ev.event_id.clone(),
-        origin: origin.to_string(),
-        log_tail: f.log_tail,
+/// How an alert is recorded for delivery and dedup.
+fn alert_record(raised: &RaisedAlert, now: i64, settings: &CollectSettings) -> AlertRecord {
+    AlertRecord {
+        dedup_key: raised.dedup_key.clone(),
+        detector: raised.detector.clone(),
+        severity: raised.severity,
+        title: raised.title.clone(),
+        event_id: raised.event_id.clone(),
+        event_time: raised.event_time.clone(),
+        payload: serde_json::to_string(raised).unwrap_or_default(),
+        created_at: now,
+        sent_at: None,
+        dedup_until: now + settings.dedup_window,
+        expires_at: now + settings.alert_retention.max(settings.dedup_window),
     }
 }
 

@@ -455,6 +455,11 @@ fn spawn_fetch<S: ObjectSource>(src: Arc<S>, key: String) -> JoinHandle<Fetched>
     })
 }
 
+/// The task of a trail location: `("trail", label)`, under which its files are recorded.
+pub fn trail_task(location_label: String) -> TaskKey {
+    TaskKey { region: TRAIL_TASK_REGION.to_string(), source: location_label }
+}
+
 /// Read every new file of one trail location and feed the collector.
 ///
 /// Sends [`SourceMsg::Started`], then one [`SourceBatch`] per file read (see the module
@@ -476,7 +481,7 @@ pub async fn run_trail<S: ObjectSource>(
     deadline: Deadline,
     tx: mpsc::Sender<SourceMsg>,
 ) -> TrailSummary {
-    let task = TaskKey { region: TRAIL_TASK_REGION.to_string(), source: location_label };
+    let task = trail_task(location_label);
     let mut summary = TrailSummary::default();
     let mut stats = RequestStats::default();
     if tx.send(SourceMsg::Started { task: task.clone(), window: None }).await.is_err() {
