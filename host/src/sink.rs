@@ -102,19 +102,20 @@ impl AlertSink for MultiSink {
     }
 
     fn deliver(&mut self, alert: &RaisedAlert) -> Result<(), SinkError> {
-        let mut first_err = None;
-        for s in &mut self.0 {
-            if let Err(e) = s.deliver(alert) {
-                first_err.get_or_insert(e);
-            }
-        }
-        first_err.map_or(Ok(()), Err)
+        self.each(|s| s.deliver(alert))
     }
 
     fn finish(&mut self) -> Result<(), SinkError> {
+        self.each(|s| s.finish())
+    }
+}
+
+impl MultiSink {
+    /// Apply `f` to every sink (all of them, even after a failure); the first error.
+    fn each(&mut self, mut f: impl FnMut(&mut dyn AlertSink) -> Result<(), SinkError>) -> Result<(), SinkError> {
         let mut first_err = None;
         for s in &mut self.0 {
-            if let Err(e) = s.finish() {
+            if let Err(e) = f(s.as_mut()) {
                 first_err.get_or_insert(e);
             }
         }
