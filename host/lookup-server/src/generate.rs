@@ -35,8 +35,9 @@ impl GenerateSpec {
     }
 }
 
-/// splitmix64: small, fast, deterministic everywhere.
-struct Rng(u64);
+/// splitmix64: small, fast, deterministic everywhere (the seed is the state; tests use
+/// it too, for deterministic mixes and delays).
+pub struct Rng(pub u64);
 
 impl Rng {
     fn next(&mut self) -> u64 {
@@ -46,7 +47,8 @@ impl Rng {
         z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
         z ^ (z >> 31)
     }
-    fn below(&mut self, n: usize) -> usize {
+    /// Uniform in `0..n` (`0` when `n` is 0).
+    pub fn below(&mut self, n: usize) -> usize {
         (self.next() % n.max(1) as u64) as usize
     }
     fn unit(&mut self) -> f64 {

@@ -22,6 +22,7 @@ use std::time::{Duration, Instant};
 use iam_tracker::store::local::LocalStore;
 use iam_tracker::store::{Batch, EventQuery, Progress, Store, TaskKey};
 use iam_tracker::timefmt;
+use iam_tracker_lookup_server::generate::Rng;
 use iam_tracker_lookup_server::{Fault, LookupServer, ServerConfig};
 use serde_json::{json, Value};
 
@@ -34,23 +35,6 @@ const DAY: i64 = 86_400;
 const IAM: &str = "iam.amazonaws.com";
 const STS: &str = "sts.amazonaws.com";
 const SIGNIN: &str = "signin.amazonaws.com";
-
-/// splitmix64, for deterministic event mixes and kill delays.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n.max(1)
-    }
-}
 
 /// A CloudTrail record. Some kinds raise alerts with the built-in detectors: `CreateUser`
 /// (user-creation) and a root `ConsoleLogin` (root-activity).
@@ -107,7 +91,7 @@ impl Seeded {
         let mut rng = Rng(seed);
         let short = source.split('.').next().unwrap_or(source);
         for i in 0..n {
-            let t = from + rng.below((to - from).max(1) as u64 + 1) as i64;
+            let t = from + rng.below((to - from).max(1) as usize + 1) as i64;
             let id = format!("{region}-{short}-{seed}-{i:05}");
             let rec = record(&id, t, source, region, i as u64);
             server.add_event(region, rec.clone()).expect("seed event");
@@ -424,8 +408,8 @@ fn sigkill_at_random_moments_loses_no_event_and_no_alert() {
         w.checkpoints(&tasks_run, start);
         for trial in 0..5 {
             let delay = match trial {
-                0 => Duration::from_millis(rng.below(400)),
-                _ => Duration::from_millis(200 + rng.below(5000)),
+                0 => Duration::from_millis(rng.below(400) as u64),
+                _ => Duration::from_millis(200 + rng.below(5000) as u64),
             };
             let mut child = w
                 .collect(&server.endpoint(), "us-east-1,eu-west-1", &[])
