@@ -30,7 +30,9 @@ pub fn render(root: &Path, list_json: &str) -> Result<String> {
     let rows: Vec<serde_json::Value> = serde_json::from_str(list_json).context("plugins list did not print JSON")?;
     let mut out = String::new();
     out.push_str(START);
-    out.push_str("\n| id | kind | events (eventSource / eventName) | severity | alert titles |\n|---|---|---|---|---|\n");
+    out.push_str(
+        "\n| id | kind | events (eventSource / eventName) | severity | alert titles |\n|---|---|---|---|---|\n",
+    );
     for r in &rows {
         let id = r["id"].as_str().unwrap_or_default();
         if r["source"] != "built-in" {
@@ -38,7 +40,9 @@ pub fn render(root: &Path, list_json: &str) -> Result<String> {
         }
         let events: Vec<String> = r["subscriptions"]
             .as_array()
-            .map(|a| a.iter().filter_map(|s| s.as_str()).map(|s| format!("`{}`", s.replace(".amazonaws.com", ""))).collect())
+            .map(|a| {
+                a.iter().filter_map(|s| s.as_str()).map(|s| format!("`{}`", s.replace(".amazonaws.com", ""))).collect()
+            })
             .unwrap_or_default();
         let kind = r["kind"].as_str().unwrap_or_default();
         let (severity, titles) = if kind == "extractor" {

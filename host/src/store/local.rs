@@ -465,6 +465,26 @@ impl Store for LocalStore {
             &[Value::Integer(since.unwrap_or(i64::MIN))],
         )
     }
+
+    fn events_page(&self, date: &str, after: Option<&str>, limit: usize) -> Result<Vec<StoredEvent>, StoreError> {
+        let run = || -> rusqlite::Result<Vec<StoredEvent>> {
+            let mut stmt = self.conn.prepare_cached(&format!(
+                "SELECT {EVENT_COLUMNS} FROM events WHERE event_date = ?1 AND event_id > ?2 ORDER BY event_id LIMIT ?3"
+            ))?;
+            let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+            let rows = stmt.query_map(params![date, after.unwrap_or(""), limit], event_row)?;
+            rows.collect()
+        };
+        run().map_err(|e| self.err("events_page", e))
+    }
+
+    fn date_count(&self, date: &str) -> Result<u64, StoreError> {
+        self.conn
+            .prepare_cached("SELECT COUNT(*) FROM events WHERE event_date = ?1")
+            .and_then(|mut s| s.query_row([date], |r| r.get::<_, i64>(0)))
+            .map(|n| u64::try_from(n).unwrap_or(0))
+            .map_err(|e| self.err("date_count", e))
+    }
 }
 
 impl LocalStore {
@@ -961,6 +981,32 @@ mod tests {
         assert_eq!(q(EventQuery { limit: Some(2), ..Default::default() }), ["e4", "e0"]);
         assert_eq!(q(EventQuery { user_name: Some("alice".into()), limit: Some(1), ..Default::default() }), ["e1"]);
         assert_eq!(q(EventQuery { user_name: Some("nobody".into()), ..Default::default() }), Vec::<String>::new());
+    }
+
+    #[test]
+    fn a_date_partition_reads_in_id_pages_and_counts() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let mut store = LocalStore::open(tmp.path()).expect("open");
+        let events: Vec<StoredEvent> = (0..7)
+            .map(|i| event(&format!("id-{i}"), "2024-05-01T10:00:00Z", None, "GetUser"))
+            .chain([event("other-day", "2024-05-02T10:00:00Z", None, "GetUser")])
+            .collect();
+        store.commit(&batch(events, vec![], Progress::None, 0)).expect("commit");
+        let mut seen = Vec::new();
+        let mut after: Option<String> = None;
+        loop {
+            let page = store.events_page("2024-05-01", after.as_deref(), 3).expect("page");
+            if page.is_empty() {
+                break;
+            }
+            assert!(page.len() <= 3);
+            after = page.last().map(|e| e.event_id.clone());
+            seen.extend(page.into_iter().map(|e| e.event_id));
+        }
+        assert_eq!(seen, (0..7).map(|i| format!("id-{i}")).collect::<Vec<_>>());
+        assert_eq!(store.date_count("2024-05-01").expect("count"), 7);
+        assert_eq!(store.date_count("2024-05-02").expect("count"), 1);
+        assert_eq!(store.date_count("2024-05-03").expect("count"), 0);
     }
 
     #[test]

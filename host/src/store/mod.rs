@@ -233,4 +233,14 @@ pub trait Store {
 
     /// Alerts recorded at or after `since` (epoch seconds), oldest first.
     fn alerts(&self, since: Option<i64>) -> Result<Vec<AlertRecord>, StoreError>;
+
+    /// One page of the events of one date partition (`YYYY-MM-DD`), in `event_id` order,
+    /// starting after `after` (exclusive; `None` starts at the beginning), at most `limit`
+    /// events. An empty page means the partition is exhausted. This is how the exporter
+    /// reads a whole day with bounded memory: a keyset page on the partition key, never a
+    /// scan of the table.
+    fn events_page(&self, date: &str, after: Option<&str>, limit: usize) -> Result<Vec<StoredEvent>, StoreError>;
+
+    /// How many events the date partition (`YYYY-MM-DD`) holds.
+    fn date_count(&self, date: &str) -> Result<u64, StoreError>;
 }
