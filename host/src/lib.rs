@@ -17,6 +17,7 @@
 //! - [`store`]: events, checkpoints and sent alerts (embedded SQLite; DynamoDB later).
 //! - [`collect`]: the collection pipeline and its sources (LookupEvents, trail files).
 //! - [`aws`]: the AWS SDK adapters (feature `aws`).
+//! - [`export`]: the exported table's schema (Parquet, Athena DDL).
 //! - [`timefmt`]: event times in every shape CloudTrail writes, dates, `--since`.
 
 #[cfg(feature = "aws")]
@@ -26,6 +27,7 @@ pub mod config;
 pub mod detect;
 pub mod dispatch;
 pub mod event;
+pub mod export;
 pub mod filters;
 pub mod input;
 pub mod plugin;
