@@ -11,6 +11,9 @@
 //!   child, so the kernel stops it when the test process ends in any way, `SIGKILL`
 //!   included. An `atexit` hook also sends SIGTERM on a normal exit (the only way on other
 //!   Unixes).
+//! - `$IAM_TRACKER_MOTO_URL`, when set (CI: `.ci/run` starts one server for the whole run),
+//!   names a running server to use instead of starting one; it must answer within the
+//!   readiness timeout or the test fails.
 //! - Tests never reset the shared server: each uses its own names ([`unique_name`]).
 //!
 //! Code under test gets its SDK config from [`sdk_config`]: static test credentials, an
@@ -28,6 +31,8 @@ use std::time::{Duration, Instant};
 
 /// The env var naming a `moto_server` executable to use instead of the venv's.
 pub const MOTO_ENV: &str = "IAM_TRACKER_MOTO";
+/// The env var naming a running server (`http://127.0.0.1:PORT`) to use instead of starting one.
+pub const MOTO_URL_ENV: &str = "IAM_TRACKER_MOTO_URL";
 /// How long a starting server may take to answer (Python imports on a loaded machine).
 const READY_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -54,7 +59,24 @@ extern "C" fn stop_at_exit() {
 /// installed or does not come up.
 pub fn moto() -> &'static Moto {
     static MOTO: OnceLock<Moto> = OnceLock::new();
-    MOTO.get_or_init(start)
+    MOTO.get_or_init(|| match std::env::var(MOTO_URL_ENV) {
+        Ok(url) if !url.is_empty() => external(url),
+        _ => start(),
+    })
+}
+
+/// A server someone else started (`$IAM_TRACKER_MOTO_URL`), once it answers.
+fn external(url: String) -> Moto {
+    let port: u16 = url
+        .strip_prefix("http://127.0.0.1:")
+        .and_then(|p| p.trim_end_matches('/').parse().ok())
+        .unwrap_or_else(|| panic!("${MOTO_URL_ENV} must be http://127.0.0.1:PORT (tests reach only loopback), not {url}"));
+    let deadline = Instant::now() + READY_TIMEOUT;
+    while !ready(port) {
+        assert!(Instant::now() < deadline, "moto at {url} (${MOTO_URL_ENV}) did not answer within {READY_TIMEOUT:?}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    Moto { endpoint: format!("http://127.0.0.1:{port}") }
 }
 
 /// A name no other test (or earlier run against the same server) uses: lowercase, valid
