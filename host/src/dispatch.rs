@@ -208,6 +208,16 @@ pub struct LoadOptions {
 /// Load the built-ins and plugin folders, configure them, and build the dispatcher.
 pub fn load(opts: &LoadOptions) -> Result<Dispatcher, LoadError> {
     let host = crate::plugin::PluginHost::new(opts.limits.clone())?;
+    load_with(opts, &host, Vec::new())
+}
+
+/// As [`load`] with a given host, plus `extra` plugins the caller loaded with that host
+/// (e.g. vetted third-party components from S3 in the Lambda function).
+pub fn load_with(
+    opts: &LoadOptions,
+    host: &crate::plugin::PluginHost,
+    extra: Vec<Plugin>,
+) -> Result<Dispatcher, LoadError> {
     let config_for = |id: &str| opts.config.plugin_config(id);
     let mut plugins = Vec::new();
     if !opts.no_builtins {
@@ -216,6 +226,7 @@ pub fn load(opts: &LoadOptions) -> Result<Dispatcher, LoadError> {
     for dir in &opts.plugin_dirs {
         plugins.extend(host.load_dir(dir, &config_for)?);
     }
+    plugins.extend(extra);
     let known: Vec<&str> = plugins.iter().map(Plugin::id).collect();
     opts.config.check_ids(&known).map_err(|detail| LoadError::ConfigIds { detail })?;
     let plugins = plugins.into_iter().filter(|p| !opts.config.is_disabled(p.id()) || p.kind() == PluginKind::Extractor);

@@ -481,6 +481,41 @@ impl PluginHost {
         Ok(out)
     }
 
+    /// Load a component that was vetted elsewhere (e.g. a third-party plugin from S3 whose
+    /// SHA-256 was checked), compiling it at most once: the native artifact is cached in
+    /// `cache_dir` as `<key>.cwasm`, where `key` identifies the bytes (their SHA-256). A cached
+    /// artifact that wasmtime refuses (another version or target) is recompiled and replaced.
+    /// Failing to write the cache only costs a compile next time.
+    pub fn load_cached(
+        &self,
+        name: &str,
+        wasm: &[u8],
+        key: &str,
+        cache_dir: &Path,
+        config: &str,
+    ) -> Result<Plugin, LoadError> {
+        let cached = cache_dir.join(format!("{key}.cwasm"));
+        if let Ok(bytes) = std::fs::read(&cached) {
+            match self.load(name, Some(wasm), Some(&bytes), Source::File(PathBuf::from(name)), config) {
+                Ok(p) if p.load.precompiled => return Ok(p),
+                Ok(_) | Err(_) => {} // stale or unusable: compile again below
+            }
+        }
+        let artifact = self.engine.precompile_component(wasm).map_err(|e| LoadError::NotComponent {
+            name: name.to_string(),
+            detail: first_line(&format!("{e:#}")).into(),
+        })?;
+        let written = std::fs::create_dir_all(cache_dir).and_then(|()| {
+            let tmp = cache_dir.join(format!("{key}.cwasm.tmp-{}", std::process::id()));
+            std::fs::write(&tmp, &artifact)?;
+            std::fs::rename(&tmp, &cached)
+        });
+        if let Err(e) = written {
+            tracing::warn!(plugin = name, cache = %cached.display(), "cannot cache the compiled plugin: {e}");
+        }
+        self.load(name, Some(wasm), Some(&artifact), Source::File(PathBuf::from(name)), config)
+    }
+
     /// Load every component in a folder: `X.wasm`, with `X.cwasm` tried first when present.
     pub fn load_dir(&self, dir: &Path, config: &dyn Fn(&str) -> String) -> Result<Vec<Plugin>, LoadError> {
         let entries = std::fs::read_dir(dir)

@@ -111,3 +111,24 @@ fn only_keeps_the_named_detectors_and_rejects_unknown_ids() {
         dispatch::load(&LoadOptions { only: vec!["nope".into()], ..LoadOptions::default() }).err().expect("unknown");
     assert!(err.to_string().starts_with("--only \"nope\": no such detector (loaded: root-activity,"), "{err}");
 }
+
+#[test]
+fn a_vetted_component_is_compiled_once_and_then_loaded_from_the_cache() {
+    let wasm = std::fs::read(root().join("target/plugins/root-activity.wasm")).expect("built plugin");
+    let cache = tempfile::tempdir().expect("tempdir");
+    let host = PluginHost::new(Limits::default()).expect("host");
+    let first = host.load_cached("root-activity.wasm", &wasm, "k1", cache.path(), "{}").expect("compiles");
+    assert_eq!(first.id(), "root-activity");
+    let artifact = cache.path().join("k1.cwasm");
+    assert!(artifact.is_file(), "the compiled artifact is cached");
+    let second = host.load_cached("root-activity.wasm", &wasm, "k1", cache.path(), "{}").expect("from cache");
+    assert!(second.load.precompiled, "the second load uses the cached artifact");
+    // A damaged cache entry is recompiled and replaced, never trusted.
+    std::fs::write(&artifact, b"not an artifact").expect("damage");
+    let third = host.load_cached("root-activity.wasm", &wasm, "k1", cache.path(), "{}").expect("recompiles");
+    assert_eq!(third.id(), "root-activity");
+    assert!(std::fs::read(&artifact).expect("rewritten").len() > 1000);
+    // Bytes that are not a component are refused by name.
+    let err = host.load_cached("junk.wasm", b"\0asm junk", "k2", cache.path(), "{}").err().expect("refused");
+    assert!(err.to_string().contains("junk.wasm"), "{err}");
+}

@@ -67,10 +67,10 @@ pub fn moto() -> &'static Moto {
 
 /// A server someone else started (`$IAM_TRACKER_MOTO_URL`), once it answers.
 fn external(url: String) -> Moto {
-    let port: u16 = url
-        .strip_prefix("http://127.0.0.1:")
-        .and_then(|p| p.trim_end_matches('/').parse().ok())
-        .unwrap_or_else(|| panic!("${MOTO_URL_ENV} must be http://127.0.0.1:PORT (tests reach only loopback), not {url}"));
+    let port: u16 =
+        url.strip_prefix("http://127.0.0.1:").and_then(|p| p.trim_end_matches('/').parse().ok()).unwrap_or_else(|| {
+            panic!("${MOTO_URL_ENV} must be http://127.0.0.1:PORT (tests reach only loopback), not {url}")
+        });
     let deadline = Instant::now() + READY_TIMEOUT;
     while !ready(port) {
         assert!(Instant::now() < deadline, "moto at {url} (${MOTO_URL_ENV}) did not answer within {READY_TIMEOUT:?}");
