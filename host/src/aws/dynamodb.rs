@@ -675,8 +675,7 @@ impl DynamoStore {
             }
         };
         // Wait until the table and its indexes are ACTIVE.
-        let mut missing_indexes = Vec::new();
-        loop {
+        let missing_indexes: Vec<String> = loop {
             let d = self
                 .ctx
                 .call(deadline, || self.ctx.client.describe_table().table_name(&spec.name).send())
@@ -687,15 +686,19 @@ impl DynamoStore {
             let indexes_active = gsis.iter().all(|g| g.index_status().is_none_or(|s| *s == IndexStatus::Active));
             if table.table_status() == Some(&TableStatus::Active) && indexes_active {
                 let have: HashSet<&str> = gsis.iter().filter_map(|g| g.index_name()).collect();
-                missing_indexes =
-                    spec.indexes.iter().map(|(n, _, _)| *n).filter(|n| !have.contains(n)).map(String::from).collect();
-                break;
+                break spec
+                    .indexes
+                    .iter()
+                    .map(|(n, _, _)| *n)
+                    .filter(|n| !have.contains(n))
+                    .map(String::from)
+                    .collect();
             }
             if Instant::now() >= deadline {
                 return Err(fail(&"it did not become ACTIVE within 120 s"));
             }
             tokio::time::sleep(Duration::from_millis(250)).await;
-        }
+        };
         let mut ttl_enabled = false;
         if spec.ttl {
             let d = self
