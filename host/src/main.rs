@@ -76,10 +76,12 @@ impl PluginArgs {
 
 #[derive(clap::Args, Clone)]
 struct StoreArgs {
-    /// Where events, checkpoints and alerts are stored: `local:DIR`. Default: the local store
-    /// in `$IAM_TRACKER_DATA_DIR`, else `$XDG_DATA_HOME/iam-tracker`, else
-    /// `~/.local/share/iam-tracker`.
-    #[arg(long, value_name = "local:DIR")]
+    /// Where events, checkpoints and alerts are stored: `local:DIR`, `dynamodb` (tables from
+    /// EVENTS_TABLE_NAME, CONTROL_TABLE_NAME, ALERTS_TABLE_NAME) or `dynamodb:STACK`
+    /// (STACK-events, STACK-control, STACK-alerts; AWS settings from the SDK chain, e.g.
+    /// AWS_ENDPOINT_URL). Default: the local store in `$IAM_TRACKER_DATA_DIR`, else
+    /// `$XDG_DATA_HOME/iam-tracker`, else `~/.local/share/iam-tracker`.
+    #[arg(long, value_name = "local:DIR|dynamodb[:STACK]")]
     store: Option<String>,
 }
 
@@ -161,6 +163,17 @@ enum Command {
         #[arg(long, value_enum, default_value_t = ViewFormat::Table)]
         format: ViewFormat,
     },
+    /// Create a store: the DynamoDB tables (keys, GSIs, TTL; PAY_PER_REQUEST) for local or test
+    /// use, or a local store's directory. Existing tables are reported, not an error. In AWS the
+    /// SAM template owns the tables.
+    Init {
+        /// `dynamodb`, `dynamodb:STACK` or `local:DIR`.
+        #[arg(long, value_name = "dynamodb[:STACK]|local:DIR")]
+        store: String,
+        /// Send every AWS request to this endpoint (a local server); default: the SDK chain.
+        #[arg(long, value_name = "URL")]
+        endpoint_url: Option<String>,
+    },
     /// List or test plugins.
     Plugins {
         #[command(subcommand)]
@@ -230,6 +243,7 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
             events_cmd(&store, date.as_deref(), since.as_deref(), user, event_name, limit, format)
         }
         Command::Alerts { store, since, pending, format } => alerts_cmd(&store, since.as_deref(), pending, format),
+        Command::Init { store, endpoint_url } => init_cmd(&store, endpoint_url.as_deref()),
         Command::Plugins { command: PluginsCommand::List { format, plugins } } => list_cmd(format, &plugins),
         Command::Plugins { command: PluginsCommand::Test { plugin, cases, plugins } } => {
             test_cmd(&plugin, &cases, &plugins)
@@ -392,6 +406,42 @@ fn collect_cmd(a: CollectArgs) -> anyhow::Result<u8> {
     let color = stderr_tty && std::env::var_os("NO_COLOR").is_none();
     iam_tracker::collect::progress::print_report(&report, &mut stderr.lock(), color)?;
     Ok(report.exit_code() as u8)
+}
+
+fn init_cmd(store: &str, endpoint_url: Option<&str>) -> anyhow::Result<u8> {
+    let spec = StoreSpec::parse(store).context("bad --store")?;
+    match &spec {
+        StoreSpec::Local(_) => {
+            spec.open()?;
+            eprintln!("{spec}: ready");
+            Ok(0)
+        }
+        #[cfg(feature = "aws")]
+        StoreSpec::DynamoDb { .. } => {
+            let tables = spec.dynamodb(endpoint_url)?.create_tables()?;
+            let mut out = std::io::stdout().lock();
+            for t in &tables {
+                let what = if t.created { "created" } else { "already exists" };
+                let ttl = if t.ttl_enabled { ", TTL on `ttl`" } else { "" };
+                writeln!(out, "table {}: {what}{ttl}", t.name)?;
+                if !t.missing_indexes.is_empty() {
+                    writeln!(
+                        out,
+                        "  warning: table {} lacks the index(es) {} this version needs; add them with UpdateTable \
+                         (see docs/architecture.md, \"DynamoDB store\")",
+                        t.name,
+                        t.missing_indexes.join(", ")
+                    )?;
+                }
+            }
+            Ok(if tables.iter().any(|t| !t.missing_indexes.is_empty()) { 1 } else { 0 })
+        }
+        #[cfg(not(feature = "aws"))]
+        StoreSpec::DynamoDb { .. } => {
+            let _ = endpoint_url;
+            anyhow::bail!("{spec}: this build has no AWS support (feature `aws`)")
+        }
+    }
 }
 
 fn parse_since_flag(since: Option<&str>) -> anyhow::Result<Option<i64>> {

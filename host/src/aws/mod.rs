@@ -5,6 +5,8 @@
 //!   `LookupApi` trait.
 //! - [`ec2`] — DescribeRegions.
 //! - [`s3`] — an S3 prefix as a source of trail files ([`crate::collect::trail::ObjectSource`]).
+//! - [`dynamodb`] — the DynamoDB store ([`crate::store::Store`] over the events, control and
+//!   alerts tables).
 //!
 //! Configuration comes from the standard SDK chain ([`sdk_config`]): credentials, region
 //! and profile from the environment and `~/.aws`, and endpoint overrides from
@@ -14,6 +16,7 @@
 //! adapters: the collector's limiter and retry policy are the only ones, and they count.
 
 pub mod cloudtrail;
+pub mod dynamodb;
 pub mod ec2;
 pub mod s3;
 

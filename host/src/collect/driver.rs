@@ -193,7 +193,7 @@ pub fn run(req: CollectRequest) -> Result<RunReport, CollectError> {
     // from scratch in a throwaway store.
     let scratch;
     let mut store: Box<dyn crate::store::Store> = if req.settings.dry_run {
-        match req.store.open_existing() {
+        match req.store.open_existing_at(req.endpoint_url.as_deref()) {
             Ok(s) => s,
             Err(_) => {
                 scratch = ScratchDir::new()?;
@@ -201,7 +201,7 @@ pub fn run(req: CollectRequest) -> Result<RunReport, CollectError> {
             }
         }
     } else {
-        req.store.open()?
+        req.store.open_at(req.endpoint_url.as_deref())?
     };
     let sink_specs = if req.settings.dry_run { vec![crate::sink::SinkSpec::Stdout] } else { req.sinks.clone() };
     let mut sink = open_sinks(&sink_specs, &req)?;

@@ -1,7 +1,9 @@
 //! Host integration tests: the real wasmtime host running the real built components.
 //!
-//! They need `cargo xtask build-plugins` to have run, and the S3 tests a moto server from
-//! `cargo xtask moto` (the README's test command, `cargo xtask test`, does both).
+//! They need `cargo xtask build-plugins` to have run, the S3 tests a moto server from
+//! `cargo xtask moto`, and the DynamoDB store tests DynamoDB Local from `cargo xtask
+//! dynamodb-local` (else they use moto; see `support/dynamodb.rs`). The README's test command,
+//! `cargo xtask test`, does all three.
 
 mod cases;
 mod cli;
@@ -12,5 +14,8 @@ mod loading;
 #[cfg(feature = "aws")]
 mod lookup;
 mod store;
+mod store_contract;
+#[cfg(feature = "aws")]
+mod store_dynamodb;
 mod support;
 mod trail;

@@ -1,6 +1,8 @@
 //! Shared helpers: workspace paths, loading plugins, running one record; [`moto`], the
-//! local AWS server.
+//! local AWS server; [`dynamodb`], the DynamoDB server of the store tests.
 
+#[cfg(feature = "aws")]
+pub mod dynamodb;
 pub mod moto;
 
 use std::path::PathBuf;
