@@ -370,7 +370,8 @@ fn queries_by_date_user_event_name_since_and_limit(store: &mut dyn Store, _: &Re
             to_date: Some("2024-04-29".into()),
             ..Default::default()
         }),
-        ["e0"]
+        ["e4", "e0"],
+        "e4's time is not a time, so it is filed under 1970-01-01"
     );
     // 2024-04-30T23:59:59Z is 1_714_521_599; since is inclusive and crosses the date line.
     assert_eq!(q(EventQuery { since: Some(1_714_521_599), ..Default::default() }), ["e1", "e2", "e3"]);

@@ -59,7 +59,19 @@ extern "C" fn stop_at_exit() {
 /// be had.
 pub fn server() -> &'static Server {
     static SERVER: OnceLock<Server> = OnceLock::new();
-    SERVER.get_or_init(|| {
+    let server = SERVER.get_or_init(find_or_start);
+    // CI installs and starts DynamoDB Local (`.ci/run`): the fallback to moto, which does not
+    // enforce the 25-item and size limits, must not hide a broken install there.
+    assert!(
+        std::env::var_os("IAM_TRACKER_REQUIRE_DYNAMODB_LOCAL").is_none() || server.kind == "dynamodb-local",
+        "IAM_TRACKER_REQUIRE_DYNAMODB_LOCAL is set but the DynamoDB tests would run on {}",
+        server.kind
+    );
+    server
+}
+
+fn find_or_start() -> Server {
+    {
         if let Some(url) = std::env::var(URL_ENV).ok().filter(|u| !u.is_empty()) {
             assert!(url.starts_with("http://127.0.0.1:"), "${URL_ENV} must point at 127.0.0.1, it is {url}");
             return Server { endpoint: url, kind: "dynamodb-local" };
@@ -74,7 +86,7 @@ pub fn server() -> &'static Server {
                 Server { endpoint: super::moto::moto().endpoint.clone(), kind: "moto" }
             }
         }
-    })
+    }
 }
 
 /// A client configuration for the shared server.
@@ -102,11 +114,6 @@ pub fn store_with(opts: DynamoOptions) -> DynamoStore {
     let store = DynamoStore::from_conf(client_conf(), tables, opts).expect("store");
     store.create_tables().expect("create the test tables");
     store
-}
-
-/// A second handle on the same tables.
-pub fn same_tables(store: &DynamoStore) -> DynamoStore {
-    DynamoStore::from_conf(client_conf(), store.tables().clone(), DynamoOptions::default()).expect("second handle")
 }
 
 fn jar_dir() -> Option<PathBuf> {
