@@ -1770,7 +1770,7 @@ fn fit(item: &mut Item, event_id: &str) -> Vec<String> {
     }
     let mut json: Vec<(&str, usize)> =
         JSON_FIELDS.iter().map(|f| (*f, item.get(*f).map_or(0, value_size))).filter(|(_, n)| *n > 0).collect();
-    json.sort_by(|a, b| b.1.cmp(&a.1));
+    json.sort_by_key(|e| std::cmp::Reverse(e.1));
     for (f, _) in json {
         shrink(item, f, &mut cut);
     }
@@ -1950,8 +1950,8 @@ mod tests {
             assert!(iso(w[0]) < iso(w[1]), "{} < {}", iso(w[0]), iso(w[1]));
         }
         // Against the original's microsecond values in the same second.
-        assert!(iso(1_754_850_367) < "2025-08-10T18:26:07.250000+00:00".to_string());
-        assert!("2025-08-10T18:26:07.250000+00:00".to_string() < iso(1_754_850_368));
+        assert!(*iso(1_754_850_367) < *"2025-08-10T18:26:07.250000+00:00");
+        assert!(*"2025-08-10T18:26:07.250000+00:00" < *iso(1_754_850_368));
     }
 
     #[test]
