@@ -208,29 +208,69 @@ pub fn run(req: CollectRequest) -> Result<RunReport, CollectError> {
     let mut bars = crate::collect::progress::Bars::default();
     let mut logs = crate::collect::progress::Logs;
     let observer: &mut dyn Observer = if req.progress_bars { &mut bars } else { &mut logs };
+    let mut parts = Parts { dispatcher: &mut dispatcher, store: store.as_mut(), sink: &mut sink };
+    let run = RunSpec {
+        source: &req.source,
+        lookup: &req.lookup,
+        trail: &req.trail,
+        settings: req.settings.clone(),
+        deadline: req.deadline,
+        endpoint_url: req.endpoint_url.as_deref(),
+    };
+    collect_with(&mut parts, &run, observer, now)
+}
+
+/// What a collection runs with, built once (per process, or per Lambda container) and
+/// reused by every run: the loaded plugins, the store and the alert sinks.
+pub struct Parts<'a> {
+    pub dispatcher: &'a mut crate::dispatch::Dispatcher,
+    pub store: &'a mut dyn crate::store::Store,
+    pub sink: &'a mut dyn crate::sink::AlertSink,
+}
+
+/// What one run reads and how.
+pub struct RunSpec<'a> {
+    pub source: &'a SourceSpec,
+    pub lookup: &'a SourceSettings,
+    pub trail: &'a TrailSettings,
+    pub settings: crate::collect::run::CollectSettings,
+    pub deadline: Deadline,
+    /// Overrides every AWS endpoint (else the standard chain).
+    pub endpoint_url: Option<&'a str>,
+}
+
+/// One run over prepared parts: deliver pending alerts, read the source from the store's
+/// progress, store, detect, deliver, report. It starts its own async runtime for the sources,
+/// so it must be called from a plain thread (in Lambda: `spawn_blocking`).
+pub fn collect_with(
+    parts: &mut Parts<'_>,
+    run: &RunSpec<'_>,
+    observer: &mut dyn crate::collect::run::Observer,
+    now: i64,
+) -> Result<RunReport, CollectError> {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
         .map_err(|e| CollectError::Source(format!("cannot start the async runtime: {e}")))?;
-    let collector = Collector::new(&mut dispatcher, store.as_mut(), &mut sink, observer, req.settings.clone());
-    match &req.source {
+    let collector = Collector::new(parts.dispatcher, parts.store, parts.sink, observer, run.settings.clone());
+    match run.source {
         #[cfg(feature = "aws")]
         SourceSpec::CloudTrail => {
-            let config = rt.block_on(crate::aws::sdk_config(req.endpoint_url.as_deref()));
+            let config = rt.block_on(crate::aws::sdk_config(run.endpoint_url));
             let api = Arc::new(crate::aws::cloudtrail::SdkLookup::new(&config));
-            collect_lookup(&rt, api, &req.lookup, collector, now, req.deadline)
+            collect_lookup(&rt, api, run.lookup, collector, now, run.deadline)
         }
         SourceSpec::Trail(loc @ TrailLocation::Local(path)) => {
             let src =
                 Arc::new(crate::collect::trail::LocalDir::new(path).map_err(|e| CollectError::Source(e.to_string()))?);
-            collect_trail(&rt, src, loc.label(), req.trail.clone(), collector, now, req.deadline)
+            collect_trail(&rt, src, loc.label(), run.trail.clone(), collector, now, run.deadline)
         }
         #[cfg(feature = "aws")]
         SourceSpec::Trail(loc @ TrailLocation::S3 { bucket, prefix }) => {
-            let config = rt.block_on(crate::aws::sdk_config(req.endpoint_url.as_deref()));
+            let config = rt.block_on(crate::aws::sdk_config(run.endpoint_url));
             let src = Arc::new(crate::aws::s3::S3Prefix::from_sdk_config(&config, bucket, prefix));
-            collect_trail(&rt, src, loc.label(), req.trail.clone(), collector, now, req.deadline)
+            collect_trail(&rt, src, loc.label(), run.trail.clone(), collector, now, run.deadline)
         }
         #[cfg(not(feature = "aws"))]
         SourceSpec::CloudTrail | SourceSpec::Trail(TrailLocation::S3 { .. }) => Err(CollectError::Source(
