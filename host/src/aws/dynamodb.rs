@@ -70,7 +70,7 @@ pub const CONTROL_TABLE_ENV: &str = "CONTROL_TABLE_NAME";
 pub const ALERTS_TABLE_ENV: &str = "ALERTS_TABLE_NAME";
 /// Days after an event's time when its item expires (the events table's `ttl`); unset or
 /// `0` keeps events forever.
-pub const EVENT_RETENTION_ENV: &str = "IAM_TRACKER_EVENT_RETENTION_DAYS";
+pub const EVENT_RETENTION_ENV: &str = "EVENT_RETENTION_DAYS";
 
 /// Events by user: hash `user_name`, range `event_date` (projection ALL).
 pub const USER_NAME_INDEX: &str = "user_name-index";
