@@ -5,6 +5,8 @@
 //!   `LookupApi` trait.
 //! - [`ec2`] — DescribeRegions.
 //! - [`s3`] — an S3 prefix as a source of trail files ([`crate::collect::trail::ObjectSource`]).
+//! - [`sns`] — `SnsSink`, alerts published to an SNS topic ([`crate::sink::AlertSink`]); it
+//!   retries throttling and server errors itself (the SDK's retries are off there too).
 //!
 //! Configuration comes from the standard SDK chain ([`sdk_config`]): credentials, region
 //! and profile from the environment and `~/.aws`, and endpoint overrides from
@@ -16,6 +18,7 @@
 pub mod cloudtrail;
 pub mod ec2;
 pub mod s3;
+pub mod sns;
 
 use std::time::Duration;
 
