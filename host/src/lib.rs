@@ -13,13 +13,15 @@
 //! - [`detect`]: the pipeline from input bytes to alerts and a summary.
 //! - [`window`]: the LookupEvents collection window and its slices.
 //! - [`report`]: alerts and the run summary, and how they are printed.
-//! - [`sink`]: where alerts go (stdout, a file; SNS later).
+//! - [`sink`]: where alerts go (stdout, a file, an SNS topic through [`aws`]).
+//! - [`alert_text`]: an alert as a notification: subject, readable body, attributes.
 //! - [`store`]: events, checkpoints and sent alerts (embedded SQLite; DynamoDB later).
 //! - [`collect`]: the collection pipeline and its sources (LookupEvents, trail files).
 //! - [`aws`]: the AWS SDK adapters (feature `aws`).
 //! - [`export`]: the exported table's schema (Parquet, Athena DDL).
 //! - [`timefmt`]: event times in every shape CloudTrail writes, dates, `--since`.
 
+pub mod alert_text;
 #[cfg(feature = "aws")]
 pub mod aws;
 pub mod collect;

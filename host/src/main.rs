@@ -304,7 +304,8 @@ struct CollectArgs {
     source: String,
     #[command(flatten)]
     store: StoreArgs,
-    /// Where alerts go: `stdout`, `file:PATH` (JSON Lines); repeatable.
+    /// Where alerts go: `stdout`, `file:PATH` (JSON Lines), `sns:TOPIC_ARN`, or `sns` for the
+    /// topic in $ALERTS_SNS_TOPIC_ARN; repeatable.
     #[arg(long = "alerts", value_name = "SINK", default_value = "stdout")]
     alerts: Vec<String>,
     /// Format of alerts on stdout (text is coloured on a terminal).

@@ -7,6 +7,8 @@
 //! - [`s3`] — an S3 prefix as a source of trail files ([`crate::collect::trail::ObjectSource`]).
 //! - [`dynamodb`] — the DynamoDB store ([`crate::store::Store`] over the events, control and
 //!   alerts tables).
+//! - [`sns`] — `SnsSink`, alerts published to an SNS topic ([`crate::sink::AlertSink`]); it
+//!   retries throttling and server errors itself (the SDK's retries are off there too).
 //!
 //! Configuration comes from the standard SDK chain ([`sdk_config`]): credentials, region
 //! and profile from the environment and `~/.aws`, and endpoint overrides from
@@ -19,6 +21,7 @@ pub mod cloudtrail;
 pub mod dynamodb;
 pub mod ec2;
 pub mod s3;
+pub mod sns;
 
 use std::time::Duration;
 

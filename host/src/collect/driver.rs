@@ -169,9 +169,15 @@ fn open_sinks(specs: &[crate::sink::SinkSpec], req: &CollectRequest) -> Result<c
             SinkSpec::File(p) => {
                 sinks.push(Box::new(FileSink::open(p).map_err(|e| CollectError::Source(e.to_string()))?))
             }
+            #[cfg(feature = "aws")]
+            SinkSpec::Sns(arn) => sinks.push(Box::new(
+                crate::aws::sns::SnsSink::connect(arn, req.endpoint_url.as_deref())
+                    .map_err(|e| CollectError::Source(e.to_string()))?,
+            )),
+            #[cfg(not(feature = "aws"))]
             SinkSpec::Sns(arn) => {
                 return Err(CollectError::Source(format!(
-                    "--alerts sns:{arn}: the SNS sink is not available in this build yet"
+                    "--alerts sns:{arn}: this build has no AWS support (feature `aws`); use stdout or file:PATH"
                 )))
             }
         }
