@@ -620,3 +620,123 @@ fn every_task_failing_exits_2_and_a_dry_run_stores_nothing() {
     assert!(LocalStore::open_existing(&w.store_dir()).is_err(), "no store was created");
     assert!(w.delivered().is_empty(), "no alert delivered");
 }
+
+/// Notifications moto recorded for `topic_arn`, from `GET /moto-api/data.json`
+/// (`[message_id, message, subject, attributes, group]` each).
+fn sns_notifications(topic_arn: &str) -> Vec<Value> {
+    use std::io::Read;
+    let endpoint = &crate::support::moto::moto().endpoint;
+    let addr = endpoint.trim_start_matches("http://");
+    let mut s = std::net::TcpStream::connect(addr).expect("connect moto");
+    s.write_all(format!("GET /moto-api/data.json HTTP/1.0\r\nHost: {addr}\r\n\r\n").as_bytes()).expect("request");
+    let mut raw = String::new();
+    s.read_to_string(&mut raw).expect("read data.json");
+    let body = raw.split_once("\r\n\r\n").map(|(_, b)| b).unwrap_or("");
+    let data: Value = serde_json::from_str(body).expect("data.json is JSON");
+    let topics = data["sns"]["Topic"].as_array().cloned().unwrap_or_default();
+    topics
+        .iter()
+        .find(|t| t["arn"] == topic_arn)
+        .and_then(|t| t["sent_notifications"].as_array().cloned())
+        .unwrap_or_default()
+}
+
+/// The dedup key of a published alert: its `detector` attribute and the `Event ID:` line.
+fn published_key(n: &Value) -> String {
+    let detector = n[3]["detector"]["Value"].as_str().unwrap_or("?");
+    let body = n[1].as_str().unwrap_or("");
+    let event = body.lines().find_map(|l| l.trim().strip_prefix("- Event ID: ")).unwrap_or("?");
+    format!("{detector}:{event}")
+}
+
+#[test]
+fn lookup_events_into_dynamodb_with_sns_alerts_stores_and_publishes_once_and_a_rerun_adds_nothing() {
+    let server = server(50.0);
+    let now = timefmt::now();
+    let (from, to) = (now - 6 * HOUR, now - 10 * MINUTE);
+    let mut seeded = Seeded::default();
+    seeded.add(&server, "us-east-1", IAM, 60, (from, to), 11);
+    seeded.add(&server, "us-east-1", SIGNIN, 45, (from, to), 12);
+    seeded.add(&server, "us-east-1", STS, 30, (from, to), 13);
+    let expected = seeded.expected_alerts();
+    assert!(expected.len() > 20, "the mix raises alerts: {}", expected.len());
+
+    let stack = crate::support::moto::unique_name("e2e");
+    let ddb = crate::support::dynamodb::server().endpoint.clone();
+    let moto = crate::support::moto::moto().endpoint.clone();
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+    let sns = aws_sdk_sns::Client::new(&rt.block_on(crate::support::moto::sdk_config()));
+    let topic = rt
+        .block_on(sns.create_topic().name(crate::support::moto::unique_name("alerts")).send())
+        .expect("create topic")
+        .topic_arn()
+        .expect("topic arn")
+        .to_string();
+
+    let w = Work::new();
+    // Every service at its own local server, through the SDK's per-service endpoint variables.
+    let aws = |c: &mut Command| {
+        c.env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("HOME", w.dir.path())
+            .env("AWS_ACCESS_KEY_ID", "AKIDTEST")
+            .env("AWS_SECRET_ACCESS_KEY", "secret")
+            .env("AWS_REGION", "us-east-1")
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .env("AWS_ENDPOINT_URL_CLOUDTRAIL", server.endpoint())
+            .env("AWS_ENDPOINT_URL_EC2", server.endpoint())
+            .env("AWS_ENDPOINT_URL_DYNAMODB", &ddb)
+            .env("AWS_ENDPOINT_URL_SNS", &moto)
+            .env("IAM_TRACKER_NO_PROGRESS", "1")
+            .env("NO_COLOR", "1")
+            .env("PROCESS_SSO_EVENTS", "false");
+    };
+    let mut init = Command::new(env!("CARGO_BIN_EXE_iam-tracker"));
+    aws(&mut init);
+    let out = init.args(["init", "--store", &format!("dynamodb:{stack}")]).output().expect("init runs");
+    assert!(out.status.success(), "init: {}", String::from_utf8_lossy(&out.stderr));
+
+    let collect = || {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_iam-tracker"));
+        aws(&mut c);
+        c.arg("collect")
+            .arg(format!("--store=dynamodb:{stack}"))
+            .arg(format!("--alerts=sns:{topic}"))
+            .arg(format!("--report-json={}", w.path("report.json").display()))
+            .args(["--regions", "us-east-1", "--since", "1d"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(w.log());
+        c
+    };
+    let (status, report) = w.run(&mut collect());
+    assert_eq!(status.code(), Some(0), "{report}\nlog:\n{}", w.log_tail());
+
+    let store = iam_tracker::aws::dynamodb::DynamoStore::from_conf(
+        crate::support::dynamodb::client_conf(),
+        iam_tracker::aws::dynamodb::TableNames::for_stack(&stack),
+        iam_tracker::aws::dynamodb::DynamoOptions::default(),
+    )
+    .expect("store");
+    let ids: Vec<String> =
+        store.events(&EventQuery::default()).expect("events").into_iter().map(|e| e.event_id).collect();
+    let distinct: BTreeSet<String> = ids.iter().cloned().collect();
+    assert_eq!(ids.len(), distinct.len(), "an event is stored twice");
+    assert_eq!(distinct, seeded.ids(), "every seeded event stored, nothing else");
+
+    let notes = sns_notifications(&topic);
+    let keys: Vec<String> = notes.iter().map(published_key).collect();
+    let distinct_keys: BTreeSet<&String> = keys.iter().collect();
+    assert_eq!(keys.len(), expected.len(), "one publish per alert: {keys:?}");
+    assert_eq!(distinct_keys.len(), keys.len(), "an alert was published twice");
+    let want: BTreeSet<String> = expected.keys().cloned().collect();
+    let got: BTreeSet<String> = keys.iter().cloned().collect();
+    assert_eq!(got, want, "published alerts are the raised ones (detector:event id)");
+    assert!(store.pending_alerts().expect("pending").is_empty(), "every alert is marked sent");
+
+    // A rerun re-reads the overlap: nothing new is stored or published.
+    let (status, report) = w.run(&mut collect());
+    assert_eq!(status.code(), Some(0), "{report}\nlog:\n{}", w.log_tail());
+    assert!(tasks(&report).values().all(|t| t["stored"] == 0), "{report}");
+    assert_eq!(sns_notifications(&topic).len(), expected.len(), "the rerun published again");
+}
