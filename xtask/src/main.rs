@@ -8,8 +8,12 @@
 //! - `bench`: run the pipeline benchmark (release build).
 //! - `bench-collect`: run the collection benchmark (`iam-tracker collect` against the
 //!   LookupEvents test server and trail files; release build with the AWS SDK).
+//! - `bench-export`: run the export benchmark (1M stored events to Parquet against the
+//!   original's pandas + pyarrow writer; release build without the AWS SDK).
 //! - `readme [--check]`: the README table of built-in plugins.
 //! - `moto`: install the pinned moto server into `target/moto-venv` (S3 tests need it).
+//! - `pyarrow`: install pyarrow, pandas and duckdb into `target/arrow-venv` (the export
+//!   interoperability test and the export benchmark need them).
 //! - `demo`, `test`: the README's two fresh-machine commands.
 
 use std::path::{Path, PathBuf};
@@ -20,6 +24,7 @@ use anyhow::{anyhow, bail, Context, Result};
 
 mod fuzz;
 mod moto;
+mod pyarrow;
 mod python;
 mod readme;
 mod tasks;
@@ -59,6 +64,7 @@ fn run() -> Result<()> {
         }
         "bench" => bench(rest),
         "bench-collect" => bench_collect(rest),
+        "bench-export" => bench_export(rest),
         "readme" => readme::run(&root(), rest.iter().any(|a| a == "--check")),
         "demo" => tasks::demo(&root()),
         "fuzz" => {
@@ -66,10 +72,11 @@ fn run() -> Result<()> {
             fuzz::run(&root(), seconds)
         }
         "moto" => moto::ensure(&root()).map(|_| ()),
+        "pyarrow" => pyarrow::ensure(&root()).map(|_| ()),
         "test" => tasks::test(&root()),
         "help" | "--help" | "-h" => {
             println!(
-                "cargo xtask <command>\n\n  build-plugins              build, componentize and precompile the built-in plugins into target/plugins/\n  build-plugin PATH [--out DIR]  the same for one out-of-tree plugin crate (default out: PATH/dist)\n  new-plugin NAME [--dir PARENT] scaffold a third-party detector crate\n  build-py-plugin [PATH] [--out DIR] build a Python detector with componentize-py (default: the example; out: PATH/dist)\n  bench [ARGS...]            run the pipeline benchmark (release); ARGS go to the bench\n  bench-collect [ARGS...]    run the collection benchmark (release, `collect` end to end); ARGS go to the bench\n  readme [--check]           regenerate (or check) the README table of built-in plugins\n  moto                       install moto[server] (pinned) into target/moto-venv for the S3 tests\n  demo                       build the plugins and collect the sample trail into a fresh store (README command 1)\n  test                       everything CI checks (README command 2)\n  fuzz [--seconds N]         build and run the cargo-fuzz target for N seconds (default 60)"
+                "cargo xtask <command>\n\n  build-plugins              build, componentize and precompile the built-in plugins into target/plugins/\n  build-plugin PATH [--out DIR]  the same for one out-of-tree plugin crate (default out: PATH/dist)\n  new-plugin NAME [--dir PARENT] scaffold a third-party detector crate\n  build-py-plugin [PATH] [--out DIR] build a Python detector with componentize-py (default: the example; out: PATH/dist)\n  bench [ARGS...]            run the pipeline benchmark (release); ARGS go to the bench\n  bench-collect [ARGS...]    run the collection benchmark (release, `collect` end to end); ARGS go to the bench\n  bench-export [ARGS...]     run the export benchmark (release, no AWS SDK; needs `cargo xtask pyarrow`); ARGS go to the bench\n  readme [--check]           regenerate (or check) the README table of built-in plugins\n  moto                       install moto[server] (pinned) into target/moto-venv for the S3 tests\n  pyarrow                    install pyarrow, pandas, duckdb (pinned) into target/arrow-venv for the export tests\n  demo                       build the plugins and collect the sample trail into a fresh store (README command 1)\n  test                       everything CI checks (README command 2)\n  fuzz [--seconds N]         build and run the cargo-fuzz target for N seconds (default 60)"
             );
             Ok(())
         }
@@ -393,6 +400,24 @@ fn bench(args: &[String]) -> Result<()> {
         .context("cannot run cargo bench")?;
     if !status.success() {
         bail!("benchmark failed");
+    }
+    Ok(())
+}
+
+/// The export benchmark: `iam-tracker export` on 1M generated events against the original's
+/// pandas + pyarrow writer. Built without the AWS SDK (`--no-default-features`), like
+/// `bench`, so the release build stays short; installs the Python side first.
+fn bench_export(args: &[String]) -> Result<()> {
+    let root = root();
+    pyarrow::ensure(&root)?;
+    let status = cargo()
+        .current_dir(&root)
+        .args(["bench", "-p", "iam-tracker", "--no-default-features", "--bench", "export", "--"])
+        .args(args)
+        .status()
+        .context("cannot run cargo bench")?;
+    if !status.success() {
+        bail!("export benchmark failed");
     }
     Ok(())
 }

@@ -71,6 +71,8 @@ pub fn test(root: &Path) -> Result<()> {
     crate::build_plugins()?;
     step("moto server for the S3 tests");
     crate::moto::ensure(root)?;
+    step("pyarrow, pandas, duckdb for the export interoperability test");
+    crate::pyarrow::ensure(root)?;
     step("cargo test --workspace");
     let mut c = cargo(root);
     c.args(["test", "--workspace"]);

@@ -5,6 +5,7 @@
 //!   `LookupApi` trait.
 //! - [`ec2`] — DescribeRegions.
 //! - [`s3`] — an S3 prefix as a source of trail files ([`crate::collect::trail::ObjectSource`]).
+//! - [`s3_put`] — an S3 prefix as the export target ([`crate::export::object_store::ObjectStore`]).
 //!
 //! Configuration comes from the standard SDK chain ([`sdk_config`]): credentials, region
 //! and profile from the environment and `~/.aws`, and endpoint overrides from
@@ -16,6 +17,7 @@
 pub mod cloudtrail;
 pub mod ec2;
 pub mod s3;
+pub mod s3_put;
 
 use std::time::Duration;
 
