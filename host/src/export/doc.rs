@@ -13,21 +13,22 @@ use super::writer::{
     arrow_type, BATCH_ROWS, CODEC, NO_STATS_COLUMNS, PLAIN_COLUMNS, ROW_GROUP_BYTES, ROW_GROUP_ROWS, SCHEMA_VERSION,
 };
 
-/// Why the writer settings are what they are (measured; see `docs/benchmarks.md`).
+/// Why the writer settings are what they are (the comparison is `cargo xtask bench-export`).
 const CHOICES: &str = "\
-**Compression: zstd level 3.** On 1,000,000 generated events (the export benchmark's data,
-`cargo xtask bench-export`), zstd(3) files were 28% smaller than snappy for about 10% more
-write time; zstd(9) saved another 3% for twice the time. Athena (Trino), DuckDB, pyarrow and
-Spark all read zstd. Smaller files are what Athena bills (bytes scanned) and what S3 stores.
+**Compression: zstd level 3.** zstd compresses text-heavy columns (JSON payloads, user
+agents, ARNs) markedly better than snappy at a modest CPU cost, and every reader that
+matters (Athena/Trino, DuckDB, pyarrow, Spark) reads it. Smaller files are what Athena bills
+(bytes scanned) and what S3 stores. `cargo xtask bench-export` compares zstd(1/3/9), snappy,
+no compression and no dictionaries on the benchmark's 1M events (time and bytes), and
+`docs/benchmarks.md` records the numbers of the last run.
 
 **Row groups: up to 131,072 rows or 64 MiB encoded.** A row group is the unit readers skip
-with statistics and read in parallel. The original wrote 10,000-row groups: a day of a busy
-account became hundreds of groups, each with its own footer entry and column chunk headers,
-and compression worked on small pages. 128 Ki rows keeps a whole day of a typical account in
-one group per region file, while the 64 MiB cap keeps the writer's memory (one open group per
-region) bounded on a busy day.
+with statistics and read in parallel. The original wrote 10,000-row groups: a busy day
+became many groups, each with its own column chunk headers and statistics, and compression
+worked on small pages. 128 Ki rows keeps a typical day in one group per region file, while
+the 64 MiB cap bounds the writer's memory (one open group per region) on a busy day.
 
-**Dictionary encoding** for every column except the nearly unique ones (listed below):
+**Dictionary encoding** for every column except the nearly unique ones (listed above):
 event names, sources, types, regions, user names, error codes, identity types, ARNs and
 account ids repeat heavily, so their pages become small integer indexes. Dictionaries on the
 unique columns (ids, times, JSON payloads) would only cost memory before the writer falls
