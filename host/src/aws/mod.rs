@@ -9,6 +9,7 @@
 //!   alerts tables).
 //! - [`sns`] — `SnsSink`, alerts published to an SNS topic ([`crate::sink::AlertSink`]); it
 //!   retries throttling and server errors itself (the SDK's retries are off there too).
+//! - [`s3_put`] — an S3 prefix as the export target ([`crate::export::object_store::ObjectStore`]).
 //!
 //! Configuration comes from the standard SDK chain ([`sdk_config`]): credentials, region
 //! and profile from the environment and `~/.aws`, and endpoint overrides from
@@ -22,6 +23,7 @@ pub mod dynamodb;
 pub mod ec2;
 pub mod s3;
 pub mod sns;
+pub mod s3_put;
 
 use std::time::Duration;
 

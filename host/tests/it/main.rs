@@ -9,6 +9,7 @@ mod cases;
 mod cli;
 #[cfg(feature = "aws")]
 mod collect;
+mod export;
 mod faults;
 mod loading;
 #[cfg(feature = "aws")]
