@@ -127,7 +127,7 @@ fn prepare(dir: &Path, a: &Args) -> (Vec<String>, u64) {
     let spec = GenerateSpec::new(a.events, regions, a.days, END_SECS * 1_000_000);
     let mut store = LocalStore::open(&store_dir).expect("create the bench store");
     let mut batch = Vec::with_capacity(10_000);
-    let mut commit = |store: &mut LocalStore, events: &mut Vec<_>| {
+    let commit = |store: &mut LocalStore, events: &mut Vec<_>| {
         let b =
             Batch { events: std::mem::take(events), alerts: Vec::new(), progress: Progress::None, task: None, now: 0 };
         store.commit(&b).expect("store a batch");

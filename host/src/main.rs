@@ -450,6 +450,7 @@ fn init_cmd(store: &str, endpoint_url: Option<&str>) -> anyhow::Result<u8> {
             anyhow::bail!("{spec}: this build has no AWS support (feature `aws`)")
         }
     }
+}
 
 /// The `export` flags.
 #[derive(clap::Args)]
@@ -512,8 +513,15 @@ fn export_cmd(a: ExportArgs) -> anyhow::Result<u8> {
     let target = match (&a.to, &spec) {
         (Some(t), _) => ExportTarget::parse(t).map_err(|e| anyhow::anyhow!("bad --to: {e}"))?,
         (None, StoreSpec::Local(dir)) => ExportTarget::Local(dir.join("export")),
+        // The Lambda's variable: the stack's analytics bucket.
+        (None, _) => match std::env::var("ANALYTICS_BUCKET_NAME").ok().filter(|b| !b.trim().is_empty()) {
+            Some(bucket) => ExportTarget::S3 { bucket: bucket.trim().to_string(), prefix: String::new() },
+            None => anyhow::bail!(
+                "{spec}: give --to DIR|s3://BUCKET/PREFIX (or set ANALYTICS_BUCKET_NAME) for where the files go"
+            ),
+        },
     };
-    let store = spec.open_existing()?;
+    let store = spec.open_existing_at(a.endpoint_url.as_deref())?;
     let sink: Box<dyn ObjectStore> = match target {
         ExportTarget::Local(dir) => Box::new(LocalDirStore::new(&dir)?),
         #[cfg(feature = "aws")]

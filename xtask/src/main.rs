@@ -439,6 +439,10 @@ fn bench_dynamodb(args: &[String]) -> Result<()> {
     let _ = server.wait();
     if !status.context("cannot run cargo bench")?.success() {
         bail!("DynamoDB benchmark failed");
+    }
+    Ok(())
+}
+
 /// The export benchmark: `iam-tracker export` on 1M generated events against the original's
 /// pandas + pyarrow writer. Built without the AWS SDK (`--no-default-features`), like
 /// `bench`, so the release build stays short; installs the Python side first.

@@ -343,8 +343,11 @@ impl PartitionWriter {
         let PartitionWriter { path, writer, rows, .. } = self;
         let err =
             |e: &dyn std::fmt::Display| WriteError::Write { path: path.display().to_string(), detail: e.to_string() };
-        let inner = writer.into_inner().map_err(|e| err(&e))?;
-        let file = inner.into_inner().map_err(|e| err(e.error()))?;
+        // `finish` wrote the footer; `into_inner` would finish again, so flush the buffer and
+        // sync the file through the writer instead.
+        let mut writer = writer;
+        std::io::Write::flush(writer.inner_mut()).map_err(|e| err(&e))?;
+        let file = writer.inner().get_ref();
         file.sync_all().map_err(|e| err(&e))?;
         let bytes = file.metadata().map_err(|e| err(&e))?.len();
         Ok(WrittenFile { path, rows, row_groups, bytes })

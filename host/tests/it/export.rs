@@ -332,7 +332,7 @@ out["duckdb"]["partitions"] = con.sql(
     "GROUP BY ALL ORDER BY ALL").fetchall()
 out["duckdb"]["errors"] = con.sql(
     f"SELECT count(*) FROM read_parquet('{pattern}') WHERE is_error AND event_time < TIMESTAMPTZ '2024-09-09 00:00:00+00'"
-).fetchone()[0]
+).fetchall()[0][0]
 print(json.dumps(out, default=str))
 "#;
 
