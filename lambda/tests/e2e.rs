@@ -60,14 +60,7 @@ fn record(id: &str, secs: i64, source: &str, name: &str, root: bool) -> Value {
 
 /// Messages moto recorded as published to `topic_arn`: (subject, detector attribute, body).
 fn published(topic_arn: &str) -> Vec<(String, String, String)> {
-    let endpoint = &support::moto::moto().endpoint;
-    let addr = endpoint.trim_start_matches("http://");
-    let mut s = std::net::TcpStream::connect(addr).expect("connect moto");
-    s.write_all(format!("GET /moto-api/data.json HTTP/1.0\r\nHost: {addr}\r\n\r\n").as_bytes()).expect("request");
-    let mut raw = String::new();
-    s.read_to_string(&mut raw).expect("read");
-    let body = raw.split_once("\r\n\r\n").map(|(_, b)| b).unwrap_or("");
-    let data: Value = serde_json::from_str(body).expect("data.json");
+    let data = support::moto::data_json();
     let topics = data["sns"]["Topic"].as_array().cloned().unwrap_or_default();
     let Some(topic) = topics.iter().find(|t| t["arn"] == topic_arn) else { return Vec::new() };
     topic["sent_notifications"]

@@ -22,8 +22,8 @@ pub mod cloudtrail;
 pub mod dynamodb;
 pub mod ec2;
 pub mod s3;
-pub mod sns;
 pub mod s3_put;
+pub mod sns;
 
 use std::time::Duration;
 

@@ -624,15 +624,7 @@ fn every_task_failing_exits_2_and_a_dry_run_stores_nothing() {
 /// Notifications moto recorded for `topic_arn`, from `GET /moto-api/data.json`
 /// (`[message_id, message, subject, attributes, group]` each).
 fn sns_notifications(topic_arn: &str) -> Vec<Value> {
-    use std::io::Read;
-    let endpoint = &crate::support::moto::moto().endpoint;
-    let addr = endpoint.trim_start_matches("http://");
-    let mut s = std::net::TcpStream::connect(addr).expect("connect moto");
-    s.write_all(format!("GET /moto-api/data.json HTTP/1.0\r\nHost: {addr}\r\n\r\n").as_bytes()).expect("request");
-    let mut raw = String::new();
-    s.read_to_string(&mut raw).expect("read data.json");
-    let body = raw.split_once("\r\n\r\n").map(|(_, b)| b).unwrap_or("");
-    let data: Value = serde_json::from_str(body).expect("data.json is JSON");
+    let data = crate::support::moto::data_json();
     let topics = data["sns"]["Topic"].as_array().cloned().unwrap_or_default();
     topics
         .iter()

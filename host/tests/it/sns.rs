@@ -9,8 +9,6 @@
 //! filtered by topic ARN: tests share the server and each uses its own topic.
 
 use std::collections::BTreeMap;
-use std::io::{Read, Write};
-use std::net::TcpStream;
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
@@ -38,17 +36,7 @@ struct Published {
 
 /// Everything moto recorded as published to `topic_arn`, oldest first.
 fn published(topic_arn: &str) -> Vec<Published> {
-    let endpoint = &moto::moto().endpoint;
-    let addr = endpoint.trim_start_matches("http://");
-    let mut s = TcpStream::connect(addr).expect("connect to moto");
-    s.set_read_timeout(Some(Duration::from_secs(30))).expect("read timeout");
-    s.write_all(format!("GET /moto-api/data.json HTTP/1.0\r\nHost: {addr}\r\n\r\n").as_bytes()).expect("request");
-    let mut raw = Vec::new();
-    s.read_to_end(&mut raw).expect("read data.json");
-    let text = String::from_utf8_lossy(&raw);
-    let (head, body) = text.split_once("\r\n\r\n").expect("an HTTP response");
-    assert!(head.starts_with("HTTP/1.") && head[9..].starts_with("200"), "data.json: {head}");
-    let data: Value = serde_json::from_str(body).expect("data.json is JSON");
+    let data: Value = moto::data_json();
     let topics = data["sns"]["Topic"].as_array().cloned().unwrap_or_default();
     let Some(topic) = topics.iter().find(|t| t["arn"] == topic_arn) else { return Vec::new() };
     topic["sent_notifications"]

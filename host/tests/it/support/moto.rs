@@ -235,3 +235,26 @@ fn ready(port: u16) -> bool {
     let mut head = [0u8; 12];
     s.read_exact(&mut head).is_ok() && head.starts_with(b"HTTP/1.") && &head[9..12] == b"200"
 }
+
+/// moto's whole recorded state (`GET /moto-api/data.json`), e.g. the SNS notifications sent.
+/// moto builds it by walking every model while other tests' requests change them, so it can
+/// answer 500 (a collection changed during the walk): that is retried a few times.
+pub fn data_json() -> serde_json::Value {
+    let addr = moto().endpoint.trim_start_matches("http://").to_string();
+    let mut last = String::new();
+    for _ in 0..20 {
+        let mut s = TcpStream::connect(&addr).expect("connect to moto");
+        s.set_read_timeout(Some(Duration::from_secs(30))).expect("read timeout");
+        s.write_all(format!("GET /moto-api/data.json HTTP/1.0\r\nHost: {addr}\r\n\r\n").as_bytes()).expect("request");
+        let mut raw = Vec::new();
+        s.read_to_end(&mut raw).expect("read data.json");
+        let text = String::from_utf8_lossy(&raw);
+        let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+        if head.starts_with("HTTP/1.") && head.get(9..12) == Some("200") {
+            return serde_json::from_str(body).expect("data.json is JSON");
+        }
+        last = head.lines().next().unwrap_or("").to_string();
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    panic!("moto's data.json kept failing: {last}");
+}
