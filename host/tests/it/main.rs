@@ -1,6 +1,6 @@
 //! Host integration tests: the real wasmtime host running the real built components.
 //!
-//! They need `cargo xtask build-plugins` to have run, and the S3 tests a moto server from
+//! They need `cargo xtask build-plugins` to have run, and the S3 and SNS tests a moto server from
 //! `cargo xtask moto` (the README's test command, `cargo xtask test`, does both).
 
 mod cases;
@@ -11,6 +11,8 @@ mod faults;
 mod loading;
 #[cfg(feature = "aws")]
 mod lookup;
+#[cfg(feature = "aws")]
+mod sns;
 mod store;
 mod support;
 mod trail;
