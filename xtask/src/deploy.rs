@@ -8,7 +8,7 @@
 //! both ways, least privilege, alarm actions, bucket hardening) are the tests in
 //! `lambda/tests/template.rs`, which `cargo test --workspace` runs.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 use anyhow::{bail, Context, Result};
@@ -16,38 +16,9 @@ use anyhow::{bail, Context, Result};
 /// Pinned validation tools (PyPI).
 pub const TOOLS: &[&str] = &["cfn-lint==1.58.0", "aws-sam-translator==1.115.0"];
 
-/// Make sure `target/<name>` is a venv with `packages` installed; returns its `bin/`.
-pub fn venv(root: &Path, name: &str, packages: &[&str], probe: &str) -> Result<PathBuf> {
-    let venv = root.join("target").join(name);
-    let bin = venv.join("bin");
-    let python = bin.join("python");
-    let ok = |python: &Path| Command::new(python).args(["-c", probe]).output().is_ok_and(|o| o.status.success());
-    if ok(&python) {
-        return Ok(bin);
-    }
-    if !bin.join("pip").exists() {
-        let py = std::env::var_os("PYTHON").unwrap_or_else(|| "python3".into());
-        let status = Command::new(&py).args(["-m", "venv"]).arg(&venv).status().context("cannot run python3")?;
-        if !status.success() {
-            bail!("`python3 -m venv {}` failed (apt-get install -y python3-venv)", venv.display());
-        }
-    }
-    eprintln!("xtask: installing {} into {}", packages.join(" "), venv.display());
-    let status = Command::new(bin.join("pip"))
-        .env_remove("PIP_REQUIRE_VIRTUALENV")
-        .args(["install", "--quiet", "--disable-pip-version-check"])
-        .args(packages)
-        .status()
-        .context("cannot run pip from the venv")?;
-    if !status.success() || !ok(&python) {
-        bail!("installing {} into {} failed (PyPI must be reachable)", packages.join(" "), venv.display());
-    }
-    Ok(bin)
-}
-
 /// Expand `template.yaml` with samtranslator, then cfn-lint the result.
 pub fn validate_template(root: &Path) -> Result<()> {
-    let bin = venv(root, "deploy-venv", TOOLS, "import samtranslator, cfnlint")?;
+    let bin = crate::pyvenv::ensure(root, "deploy-venv", TOOLS, "import samtranslator, cfnlint")?;
     let out = root.join("target").join("template.expanded.json");
     let status = Command::new(bin.join("python"))
         .current_dir(root)

@@ -33,6 +33,7 @@ mod fuzz;
 mod moto;
 mod pyarrow;
 mod python;
+mod pyvenv;
 mod readme;
 mod tasks;
 
