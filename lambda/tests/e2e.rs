@@ -60,20 +60,13 @@ fn record(id: &str, secs: i64, source: &str, name: &str, root: bool) -> Value {
 
 /// Messages moto recorded as published to `topic_arn`: (subject, detector attribute, body).
 fn published(topic_arn: &str) -> Vec<(String, String, String)> {
-    let data = support::moto::data_json();
-    let topics = data["sns"]["Topic"].as_array().cloned().unwrap_or_default();
-    let Some(topic) = topics.iter().find(|t| t["arn"] == topic_arn) else { return Vec::new() };
-    topic["sent_notifications"]
-        .as_array()
-        .map(|n| {
-            n.iter()
-                .map(|m| {
-                    let detector = m[3]["detector"]["Value"].as_str().unwrap_or("").to_string();
-                    (m[2].as_str().unwrap_or("").to_string(), detector, m[1].as_str().unwrap_or("").to_string())
-                })
-                .collect()
+    support::moto::sns_sent(topic_arn)
+        .iter()
+        .map(|m| {
+            let detector = m[3]["detector"]["Value"].as_str().unwrap_or("").to_string();
+            (m[2].as_str().unwrap_or("").to_string(), detector, m[1].as_str().unwrap_or("").to_string())
         })
-        .unwrap_or_default()
+        .collect()
 }
 
 fn aws_env(cmd: &mut Command, lookup: &str, dynamodb: &str, moto: &str) {

@@ -621,18 +621,6 @@ fn every_task_failing_exits_2_and_a_dry_run_stores_nothing() {
     assert!(w.delivered().is_empty(), "no alert delivered");
 }
 
-/// Notifications moto recorded for `topic_arn`, from `GET /moto-api/data.json`
-/// (`[message_id, message, subject, attributes, group]` each).
-fn sns_notifications(topic_arn: &str) -> Vec<Value> {
-    let data = crate::support::moto::data_json();
-    let topics = data["sns"]["Topic"].as_array().cloned().unwrap_or_default();
-    topics
-        .iter()
-        .find(|t| t["arn"] == topic_arn)
-        .and_then(|t| t["sent_notifications"].as_array().cloned())
-        .unwrap_or_default()
-}
-
 /// The dedup key of a published alert: its `detector` attribute and the `Event ID:` line.
 fn published_key(n: &Value) -> String {
     let detector = n[3]["detector"]["Value"].as_str().unwrap_or("?");
@@ -716,7 +704,7 @@ fn lookup_events_into_dynamodb_with_sns_alerts_stores_and_publishes_once_and_a_r
     assert_eq!(ids.len(), distinct.len(), "an event is stored twice");
     assert_eq!(distinct, seeded.ids(), "every seeded event stored, nothing else");
 
-    let notes = sns_notifications(&topic);
+    let notes = crate::support::moto::sns_sent(&topic);
     let keys: Vec<String> = notes.iter().map(published_key).collect();
     let distinct_keys: BTreeSet<&String> = keys.iter().collect();
     assert_eq!(keys.len(), expected.len(), "one publish per alert: {keys:?}");
@@ -730,5 +718,5 @@ fn lookup_events_into_dynamodb_with_sns_alerts_stores_and_publishes_once_and_a_r
     let (status, report) = w.run(&mut collect());
     assert_eq!(status.code(), Some(0), "{report}\nlog:\n{}", w.log_tail());
     assert!(tasks(&report).values().all(|t| t["stored"] == 0), "{report}");
-    assert_eq!(sns_notifications(&topic).len(), expected.len(), "the rerun published again");
+    assert_eq!(crate::support::moto::sns_sent(&topic).len(), expected.len(), "the rerun published again");
 }

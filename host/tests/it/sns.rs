@@ -36,12 +36,7 @@ struct Published {
 
 /// Everything moto recorded as published to `topic_arn`, oldest first.
 fn published(topic_arn: &str) -> Vec<Published> {
-    let data: Value = moto::data_json();
-    let topics = data["sns"]["Topic"].as_array().cloned().unwrap_or_default();
-    let Some(topic) = topics.iter().find(|t| t["arn"] == topic_arn) else { return Vec::new() };
-    topic["sent_notifications"]
-        .as_array()
-        .expect("sent_notifications")
+    moto::sns_sent(topic_arn)
         .iter()
         .map(|n| Published {
             message: n[1].as_str().expect("message").to_string(),

@@ -258,3 +258,12 @@ pub fn data_json() -> serde_json::Value {
     }
     panic!("moto's data.json kept failing: {last}");
 }
+
+/// The SNS notifications moto recorded for `topic_arn`, oldest first, each
+/// `[message_id, message, subject, attributes, group]`; empty when the topic is unknown.
+pub fn sns_sent(topic_arn: &str) -> Vec<serde_json::Value> {
+    let data = data_json();
+    let topics = data["sns"]["Topic"].as_array().cloned().unwrap_or_default();
+    let Some(topic) = topics.iter().find(|t| t["arn"] == topic_arn) else { return Vec::new() };
+    topic["sent_notifications"].as_array().cloned().expect("moto lists a topic's sent_notifications")
+}
