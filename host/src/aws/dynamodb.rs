@@ -308,10 +308,7 @@ impl Ctx {
             match send().await {
                 Ok(v) => return Ok(v),
                 Err(e) => {
-                    let (failure, transient, throttled) = classify(&e);
-                    if throttled {
-                        bump(&self.counters.throttled, 1);
-                    }
+                    let (failure, transient) = self.failed(&e);
                     if !transient || !self.pause(attempt, deadline).await {
                         return Err(failure);
                     }
@@ -319,6 +316,19 @@ impl Ctx {
                 }
             }
         }
+    }
+
+    /// Classify a failed call, counting it when it was throttled: the failure, and whether
+    /// it is worth retrying.
+    fn failed<E>(&self, err: &SdkError<E, HttpResponse>) -> (Failure, bool)
+    where
+        E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    {
+        let (failure, transient, throttled) = classify(err);
+        if throttled {
+            bump(&self.counters.throttled, 1);
+        }
+        (failure, transient)
     }
 
     /// Wait one backoff step before a retry; `false` when the deadline has passed.
@@ -360,10 +370,7 @@ async fn write_chunk(
                 reqs = left;
             }
             Err(e) => {
-                let (failure, transient, throttled) = classify(&e);
-                if throttled {
-                    bump(&ctx.counters.throttled, 1);
-                }
+                let (failure, transient) = ctx.failed(&e);
                 if !transient {
                     return Err(BatchError::Failed(format!("BatchWriteItem on table {table}: {failure}")));
                 }
@@ -409,10 +416,7 @@ async fn get_chunk(
                 }
             }
             Err(e) => {
-                let (failure, transient, throttled) = classify(&e);
-                if throttled {
-                    bump(&ctx.counters.throttled, 1);
-                }
+                let (failure, transient) = ctx.failed(&e);
                 if !transient {
                     return Err(BatchError::Failed(format!("BatchGetItem on table {table}: {failure}")));
                 }
