@@ -18,8 +18,10 @@
 //! - [`collect`]: the collection pipeline and its sources (LookupEvents, trail files).
 //! - [`aws`]: the AWS SDK adapters (feature `aws`).
 //! - [`export`]: the exported table's schema (Parquet, Athena DDL).
+//! - [`analytics`]: the Athena DDL, the 15 pre-built queries and their engines (Athena, DuckDB).
 //! - [`timefmt`]: event times in every shape CloudTrail writes, dates, `--since`.
 
+pub mod analytics;
 #[cfg(feature = "aws")]
 pub mod aws;
 pub mod collect;

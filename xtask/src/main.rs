@@ -10,6 +10,8 @@
 //!   LookupEvents test server and trail files; release build with the AWS SDK).
 //! - `readme [--check]`: the README table of built-in plugins.
 //! - `moto`: install the pinned moto server into `target/moto-venv` (S3 tests need it).
+//! - `ddl [--check]`: the checked-in Athena DDL (`deploy/athena/`); `bench-queries`: the
+//!   15 queries' local run times (see `analytics.rs`).
 //! - `demo`, `test`: the README's two fresh-machine commands.
 
 use std::path::{Path, PathBuf};
@@ -18,6 +20,7 @@ use std::time::Instant;
 
 use anyhow::{anyhow, bail, Context, Result};
 
+mod analytics;
 mod fuzz;
 mod moto;
 mod python;
@@ -65,11 +68,13 @@ fn run() -> Result<()> {
             let seconds = flag(rest, "--seconds").map(str::parse::<u64>).transpose()?.unwrap_or(fuzz::DEFAULT_SECONDS);
             fuzz::run(&root(), seconds)
         }
-        "moto" => moto::ensure(&root()).map(|_| ()),
+        "moto" => moto::ensure(&root()).and_then(|_| analytics::ensure_sqlglot(&root())),
+        "ddl" => analytics::ddl(&root(), rest.iter().any(|a| a == "--check")),
+        "bench-queries" => analytics::bench_queries(&root(), rest),
         "test" => tasks::test(&root()),
         "help" | "--help" | "-h" => {
             println!(
-                "cargo xtask <command>\n\n  build-plugins              build, componentize and precompile the built-in plugins into target/plugins/\n  build-plugin PATH [--out DIR]  the same for one out-of-tree plugin crate (default out: PATH/dist)\n  new-plugin NAME [--dir PARENT] scaffold a third-party detector crate\n  build-py-plugin [PATH] [--out DIR] build a Python detector with componentize-py (default: the example; out: PATH/dist)\n  bench [ARGS...]            run the pipeline benchmark (release); ARGS go to the bench\n  bench-collect [ARGS...]    run the collection benchmark (release, `collect` end to end); ARGS go to the bench\n  readme [--check]           regenerate (or check) the README table of built-in plugins\n  moto                       install moto[server] (pinned) into target/moto-venv for the S3 tests\n  demo                       build the plugins and collect the sample trail into a fresh store (README command 1)\n  test                       everything CI checks (README command 2)\n  fuzz [--seconds N]         build and run the cargo-fuzz target for N seconds (default 60)"
+                "cargo xtask <command>\n\n  build-plugins              build, componentize and precompile the built-in plugins into target/plugins/\n  build-plugin PATH [--out DIR]  the same for one out-of-tree plugin crate (default out: PATH/dist)\n  new-plugin NAME [--dir PARENT] scaffold a third-party detector crate\n  build-py-plugin [PATH] [--out DIR] build a Python detector with componentize-py (default: the example; out: PATH/dist)\n  bench [ARGS...]            run the pipeline benchmark (release); ARGS go to the bench\n  bench-collect [ARGS...]    run the collection benchmark (release, `collect` end to end); ARGS go to the bench\n  readme [--check]           regenerate (or check) the README table of built-in plugins\n  moto                       install moto[server] and sqlglot (pinned) into target/moto-venv for the tests\n  ddl [--check]              regenerate (or check) the Athena DDL in deploy/athena/\n  bench-queries [--data DIR] [--runs N] [--days N] [--as-of D]  median local run time of the 15 queries\n  demo                       build the plugins and collect the sample trail into a fresh store (README command 1)\n  test                       everything CI checks (README command 2)\n  fuzz [--seconds N]         build and run the cargo-fuzz target for N seconds (default 60)"
             );
             Ok(())
         }

@@ -71,6 +71,8 @@ pub fn test(root: &Path) -> Result<()> {
     crate::build_plugins()?;
     step("moto server for the S3 tests");
     crate::moto::ensure(root)?;
+    step("sqlglot for the Athena SQL checks");
+    crate::analytics::ensure_sqlglot(root)?;
     step("cargo test --workspace");
     let mut c = cargo(root);
     c.args(["test", "--workspace"]);
@@ -81,6 +83,8 @@ pub fn test(root: &Path) -> Result<()> {
     run(c, "cargo clippy")?;
     step("README plugin table is current");
     crate::readme::run(root, true)?;
+    step("Athena DDL in deploy/athena/ is current");
+    crate::analytics::ddl(root, true)?;
     step("third-party Rust plugin: new-plugin, build-plugin, plugins test, detect");
     smoke_new_plugin(root)?;
     step("Python example plugin: build-py-plugin, plugins test");

@@ -5,6 +5,7 @@
 //!   `LookupApi` trait.
 //! - [`ec2`] — DescribeRegions.
 //! - [`s3`] — an S3 prefix as a source of trail files ([`crate::collect::trail::ObjectSource`]).
+//! - [`athena`] — the Athena engine of `query run` ([`crate::analytics::QueryEngine`]).
 //!
 //! Configuration comes from the standard SDK chain ([`sdk_config`]): credentials, region
 //! and profile from the environment and `~/.aws`, and endpoint overrides from
@@ -13,6 +14,7 @@
 //! is how the CLI is pointed at a local server. The SDK's own retries are turned off in the
 //! adapters: the collector's limiter and retry policy are the only ones, and they count.
 
+pub mod athena;
 pub mod cloudtrail;
 pub mod ec2;
 pub mod s3;

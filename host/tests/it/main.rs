@@ -3,6 +3,10 @@
 //! They need `cargo xtask build-plugins` to have run, and the S3 tests a moto server from
 //! `cargo xtask moto` (the README's test command, `cargo xtask test`, does both).
 
+#[cfg(feature = "local-sql")]
+mod analytics;
+#[cfg(feature = "aws")]
+mod athena;
 mod cases;
 mod cli;
 #[cfg(feature = "aws")]
