@@ -782,3 +782,21 @@ print(json.dumps([[n, sqlglot.transpile(s, read="trino", write="duckdb")[0]] for
         }
     }
 }
+
+#[test]
+fn ddl_parses_as_athena_ddl_with_every_column() {
+    use iam_tracker::analytics::ddl::{create_table, TableSpec};
+    use iam_tracker::export::schema::PARTITIONS;
+    let spec =
+        TableSpec { location: "s3://bucket/iam-events/".into(), database: Some("db".into()), ..TableSpec::default() };
+    let script = r#"
+import json, sys, sqlglot
+from sqlglot.errors import ErrorLevel
+(name, sql), = json.load(sys.stdin)
+tree = sqlglot.parse_one(sql, read="athena", error_level=ErrorLevel.RAISE)
+assert isinstance(tree, sqlglot.exp.Create), type(tree)
+print(len(list(tree.find_all(sqlglot.exp.ColumnDef))))
+"#;
+    let out = sqlglot(script, &[("ddl".to_string(), create_table(&spec))]);
+    assert_eq!(out.trim(), (COLUMNS.len() + PARTITIONS.len()).to_string(), "column definitions sqlglot found");
+}
