@@ -575,7 +575,7 @@ fn query_list_cmd(format: ListFormat) -> anyhow::Result<u8> {
         }
         ListFormat::Text => {
             let mut t = comfy_table::Table::new();
-            t.load_preset(comfy_table::presets::UTF8_FULL_CONDENSED);
+            t.load_style(comfy_table::presets::UTF8_FULL_CONDENSED);
             t.set_header(["name", "title", "default window", "parameters", "description"]);
             for q in QUERIES {
                 let params: Vec<String> = q.params.iter().map(ToString::to_string).collect();

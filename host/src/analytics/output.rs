@@ -27,7 +27,7 @@ fn is_numeric(v: &str) -> bool {
 /// The result as an aligned table (numbers right-aligned).
 pub fn table(r: &QueryResult) -> String {
     let mut t = Table::new();
-    t.load_preset(UTF8_FULL_CONDENSED).set_content_arrangement(ContentArrangement::Disabled);
+    t.load_style(UTF8_FULL_CONDENSED).set_content_arrangement(ContentArrangement::Disabled);
     t.set_header(&r.columns);
     for row in &r.rows {
         t.add_row(row.iter().map(|v| v.as_deref().unwrap_or("")));
