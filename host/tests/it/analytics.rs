@@ -283,6 +283,7 @@ fn fixture_dir() -> &'static Path {
         // `IAM_TRACKER_QUERY_FIXTURE_OUT=DIR` keeps a copy, e.g. for the examples in
         // docs/queries.md (`iam-tracker query run NAME --data DIR --as-of 2024-05-10`).
         if let Some(out) = std::env::var_os("IAM_TRACKER_QUERY_FIXTURE_OUT") {
+            std::fs::create_dir_all(&out).expect("fixture copy directory");
             write_fixture(Path::new(&out));
         }
         d
