@@ -19,9 +19,11 @@
 //! - [`collect`]: the collection pipeline and its sources (LookupEvents, trail files).
 //! - [`aws`]: the AWS SDK adapters (feature `aws`).
 //! - [`export`]: the Parquet export: schema, rows, writer, layout, manifest, object stores.
+//! - [`analytics`]: the Athena DDL, the 15 pre-built queries and their engines (Athena, DuckDB).
 //! - [`timefmt`]: event times in every shape CloudTrail writes, dates, `--since`.
 
 pub mod alert_text;
+pub mod analytics;
 #[cfg(feature = "aws")]
 pub mod aws;
 pub mod collect;

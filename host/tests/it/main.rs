@@ -5,6 +5,10 @@
 //! dynamodb-local` (else they use moto; see `support/dynamodb.rs`). The README's test command,
 //! `cargo xtask test`, does all three.
 
+#[cfg(feature = "local-sql")]
+mod analytics;
+#[cfg(feature = "aws")]
+mod athena;
 mod cases;
 mod cli;
 #[cfg(feature = "aws")]
