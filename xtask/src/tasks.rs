@@ -23,17 +23,33 @@ fn run(mut cmd: Command, what: &str) -> Result<()> {
     Ok(())
 }
 
+/// Set by [`test`]: take the host binary from the workspace test build.
+static TEST_BUILD: std::sync::OnceLock<()> = std::sync::OnceLock::new();
+
 /// The host binary in the debug profile (built on demand).
+///
+/// Inside `cargo xtask test` it is the binary of the workspace test build (`cargo test
+/// --workspace --no-run`, a no-op after the tests ran): `cargo build -p iam-tracker` resolves
+/// features without the dev-dependencies, so it would compile the AWS SDK a second time.
 pub fn host_binary(root: &Path) -> Result<PathBuf> {
     crate::duckdb::ensure(root)?;
     let mut c = cargo(root);
-    c.args(["build", "-p", "iam-tracker"]);
-    run(c, "cargo build -p iam-tracker")?;
+    if TEST_BUILD.get().is_some() {
+        c.args(["test", "--workspace", "--no-run", "--quiet"]);
+        run(c, "cargo test --workspace --no-run")?;
+    } else {
+        c.args(["build", "-p", "iam-tracker"]);
+        run(c, "cargo build -p iam-tracker")?;
+    }
     let target = std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| root.join("target"));
     Ok(target.join("debug/iam-tracker"))
 }
 
-/// Build the plugins and run the main job on the sample trail.
+/// The UTC date of the bundled sample trail's records (`samples/AWSLogs/.../2026/03/01/`).
+const SAMPLE_DATE: &str = "2026-03-01";
+
+/// Build the plugins and run the main job on the sample trail, then the local analytics
+/// pipeline over it: export to Parquet and one of the pre-built queries.
 pub fn demo(root: &Path) -> Result<()> {
     step("build plugins");
     crate::build_plugins()?;
@@ -63,11 +79,31 @@ pub fn demo(root: &Path) -> Result<()> {
     if !status.success() {
         bail!("iam-tracker events exited with {status}");
     }
+    // The local analytics pipeline on the same store: Parquet, then a query over it.
+    step(&format!("iam-tracker export --store local:target/demo-store --date {SAMPLE_DATE}"));
+    let status =
+        Command::new(&bin).current_dir(root).args(["export", "--store", &store_arg, "--date", SAMPLE_DATE]).status()?;
+    if !status.success() {
+        bail!("iam-tracker export exited with {status}");
+    }
+    let data = store.join("export");
+    step(&format!(
+        "iam-tracker query run daily_summary --engine local --data target/demo-store/export --as-of {SAMPLE_DATE} --days 1"
+    ));
+    let status = Command::new(&bin)
+        .current_dir(root)
+        .args(["query", "run", "daily_summary", "--engine", "local", "--as-of", SAMPLE_DATE, "--days", "1", "--data"])
+        .arg(&data)
+        .status()?;
+    if !status.success() {
+        bail!("iam-tracker query run exited with {status}");
+    }
     Ok(())
 }
 
 /// Everything CI checks.
 pub fn test(root: &Path) -> Result<()> {
+    let _ = TEST_BUILD.set(());
     step("build plugins");
     crate::build_plugins()?;
     step("moto server for the S3 tests");
