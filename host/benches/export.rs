@@ -303,11 +303,11 @@ fn main() {
         let store = LocalStore::open(&dir.join("store")).expect("store");
         let all: Vec<time::Date> = dates.iter().filter_map(|d| layout::parse_iso(d)).collect();
         for (codec, dict) in [
-            (Codec::Zstd(3), true),
-            (Codec::Snappy, true),
             (Codec::Zstd(1), true),
+            (Codec::Snappy, true),
+            (Codec::Zstd(3), true),
             (Codec::Zstd(9), true),
-            (Codec::Zstd(3), false),
+            (Codec::Zstd(1), false),
             (Codec::Uncompressed, true),
         ] {
             let vdir = dir.join("variant");

@@ -437,7 +437,7 @@ mod s3 {
         assert_eq!(head.content_type(), Some("application/vnd.apache.parquet"));
         let meta = head.metadata().cloned().unwrap_or_default();
         assert_eq!(meta.get("format").map(String::as_str), Some("parquet"));
-        assert_eq!(meta.get("compression").map(String::as_str), Some("zstd(3)"));
+        assert_eq!(meta.get("compression").map(String::as_str), Some("zstd(1)"));
         assert_eq!(meta.get("schema_version").map(String::as_str), Some("1"));
         assert!(meta.get("created_by").is_some_and(|c| c.starts_with("iam-tracker ")), "{meta:?}");
 
