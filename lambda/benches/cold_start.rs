@@ -24,25 +24,7 @@ use iam_tracker::aws::dynamodb::DynamoOptions;
 use iam_tracker_lookup_server::{LookupServer, ServerConfig};
 use serde_json::{json, Value};
 
-mod support {
-    use std::path::PathBuf;
-
-    /// The workspace root.
-    pub fn root() -> PathBuf {
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
-    }
-
-    // Shared with the host's tests and the e2e test; this bench uses part of them.
-    #[allow(dead_code)]
-    #[path = "../../../host/tests/it/support/dynamodb.rs"]
-    pub mod dynamodb;
-    #[allow(dead_code)]
-    #[path = "../../../host/tests/it/support/moto.rs"]
-    pub mod moto;
-    #[allow(dead_code)]
-    #[path = "../../tests/support/runtime_api.rs"]
-    pub mod runtime_api;
-}
+mod support;
 
 use support::runtime_api::RuntimeApi;
 
@@ -96,7 +78,9 @@ fn world() -> World {
             2 => ("signin.amazonaws.com", "ConsoleLogin", true),
             _ => ("signin.amazonaws.com", "ConsoleLogin", false),
         };
-        lookup.add_event("us-east-1", record(&format!("evt-{i:03}"), now - 3600 + i * 30, source, name, root)).expect("seed");
+        lookup
+            .add_event("us-east-1", record(&format!("evt-{i:03}"), now - 3600 + i * 30, source, name, root))
+            .expect("seed");
         events += 1;
     }
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
@@ -211,7 +195,9 @@ fn mib(kib: u64) -> f64 {
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     if args.iter().any(|a| a == "--help" || a == "-h") {
-        println!("cold_start [--runs N] [--no-precompiled] [--bootstrap PATH]   (default: {DEFAULT_BOOTSTRAP}, 10 runs)");
+        println!(
+            "cold_start [--runs N] [--no-precompiled] [--bootstrap PATH]   (default: {DEFAULT_BOOTSTRAP}, 10 runs)"
+        );
         return;
     }
     let value = |name: &str| args.iter().position(|a| a == name).and_then(|i| args.get(i + 1)).cloned();
@@ -226,8 +212,11 @@ fn main() {
 
     let w = world();
     let logs = tempfile::tempdir().expect("log dir");
-    let variants: &[(&str, bool)] =
-        if compare { &[("precompiled (.cwasm)", false), ("compiled at cold start", true)] } else { &[("precompiled (.cwasm)", false)] };
+    let variants: &[(&str, bool)] = if compare {
+        &[("precompiled (.cwasm)", false), ("compiled at cold start", true)]
+    } else {
+        &[("precompiled (.cwasm)", false)]
+    };
     let mut samples: Vec<Vec<Sample>> = variants.iter().map(|_| Vec::new()).collect();
     // One throw-away run warms the page cache and DynamoDB Local's JIT, as a warm Lambda host would be.
     let _ = run_once(&bootstrap, &w, false, &logs.path().join("warmup.log"));
@@ -246,7 +235,11 @@ fn main() {
         }
     }
     let own = hwm_kib(std::process::id()).map_or(0.0, mib);
-    println!("\n`tracker` cold start: {} ({:.1} MB), {runs} runs per variant, medians (min-max)\n", bootstrap.display(), size as f64 / 1e6);
+    println!(
+        "\n`tracker` cold start: {} ({:.1} MB), {runs} runs per variant, medians (min-max)\n",
+        bootstrap.display(),
+        size as f64 / 1e6
+    );
     println!("| variant | init (to first `next`) | first invoke | peak RSS (VmHWM) | ru_maxrss (wait4) |");
     println!("|---|---|---|---|---|");
     for ((name, _), s) in variants.iter().zip(&samples) {
@@ -270,5 +263,7 @@ fn main() {
         if init <= TARGET_INIT_MS { "met" } else { "MISSED" },
         if peak <= TARGET_PEAK_MIB { "met" } else { "MISSED" }
     );
-    println!("(this harness's own peak RSS: {own:.1} MiB; a ru_maxrss close to it is the harness's, not the function's)");
+    println!(
+        "(this harness's own peak RSS: {own:.1} MiB; a ru_maxrss close to it is the harness's, not the function's)"
+    );
 }

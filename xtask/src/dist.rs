@@ -117,7 +117,9 @@ pub fn run(root: &Path, args: &[String]) -> Result<()> {
     crate::build_plugins()?;
     eprintln!("xtask: [2/4] precompiling them for {}", arch.triple());
     let plugins = precompile_plugins(root, &root.join("target/plugins"), &layout)?;
-    eprintln!("xtask: [3/4] building the Lambda binaries with cargo-lambda (release; 20-30 min from scratch on 2 cores)");
+    eprintln!(
+        "xtask: [3/4] building the Lambda binaries with cargo-lambda (release; 20-30 min from scratch on 2 cores)"
+    );
     let bins = build_lambdas(root, &layout)?;
     eprintln!("xtask: [4/4] writing {}", layout.template().display());
     let source = std::fs::read_to_string(root.join("template.yaml")).context("cannot read template.yaml")?;
@@ -223,7 +225,12 @@ fn precompile_plugins(root: &Path, components: &Path, layout: &Layout) -> Result
         std::fs::write(dir.join(format!("{id}.wasm")), &component)?;
         std::fs::write(dir.join(format!("{id}.cwasm")), &cwasm)?;
         total += cwasm.len() as u64;
-        eprintln!("xtask: {id}: {} KB for {} in {} ms", cwasm.len() / 1024, layout.arch.lambda_name(), t.elapsed().as_millis());
+        eprintln!(
+            "xtask: {id}: {} KB for {} in {} ms",
+            cwasm.len() / 1024,
+            layout.arch.lambda_name(),
+            t.elapsed().as_millis()
+        );
         manifest.push(serde_json::json!({"id": id, "wasm": format!("{id}.wasm"), "cwasm": format!("{id}.cwasm")}));
     }
     // Leftovers of plugins no longer in the list would be embedded otherwise.
@@ -342,9 +349,9 @@ pub fn dist_template(source: &str, arch: Arch, code_dir: &str) -> Result<(String
             continue;
         }
         if section == "Resources" && indent(l) == 6 && l.trim_start().starts_with("CodeUri:") {
-            let bin = binaries
-                .get(&resource)
-                .ok_or_else(|| anyhow!("{resource} has a CodeUri but no `BuildProperties: Binary` naming its binary"))?;
+            let bin = binaries.get(&resource).ok_or_else(|| {
+                anyhow!("{resource} has a CodeUri but no `BuildProperties: Binary` naming its binary")
+            })?;
             out.push(format!("      CodeUri: {code_dir}/{bin}"));
             functions.push((resource.clone(), bin.clone()));
             continue;
@@ -430,7 +437,8 @@ mod tests {
 
     #[test]
     fn a_function_without_a_binary_or_a_template_without_the_parameter_is_refused() {
-        let t = "Parameters:\n  Architecture:\n    Type: String\n    Default: arm64\n    AllowedValues: [arm64, x86_64]\n\
+        let t =
+            "Parameters:\n  Architecture:\n    Type: String\n    Default: arm64\n    AllowedValues: [arm64, x86_64]\n\
                  Resources:\n  F:\n    Type: AWS::Serverless::Function\n    Properties:\n      CodeUri: .\n";
         let e = dist_template(t, Arch::Arm64, "lambda-arm64").expect_err("no binary");
         assert!(e.to_string().contains("F has a CodeUri but no `BuildProperties: Binary`"), "{e}");
