@@ -76,7 +76,8 @@ fn duckdb() {
         );
         std::process::exit(1);
     };
-    let lib = if std::env::var("CARGO_CFG_TARGET_OS").as_deref() == Ok("macos") { "libduckdb.dylib" } else { "libduckdb.so" };
+    let lib =
+        if std::env::var("CARGO_CFG_TARGET_OS").as_deref() == Ok("macos") { "libduckdb.dylib" } else { "libduckdb.so" };
     let path = dir.join(lib);
     println!("cargo:rerun-if-changed={}", path.display());
     if !path.exists() {

