@@ -1,11 +1,13 @@
 //! The iam-tracker Lambda functions' shared parts, kept free of the Lambda runtime so they can
 //! be unit-tested: the configuration read once at cold start ([`config`]), the CloudWatch
-//! embedded-metric lines that make partial failures alarmable ([`emf`]), and the checks on
-//! third-party plugins fetched from S3 ([`plugins`]), and the tracker's cold start and run
-//! ([`tracker`]). The binaries in `src/bin/` only wire these to `lambda_runtime`.
+//! embedded-metric lines that make partial failures alarmable ([`emf`]), the checks on
+//! third-party plugins fetched from S3 ([`plugins`]), the tracker's cold start and run
+//! ([`tracker`]), and the exporter's ([`exporter`]). The binaries in `src/bin/` only wire these
+//! to `lambda_runtime`.
 
 pub mod config;
 pub mod emf;
+pub mod exporter;
 pub mod plugins;
 pub mod tracker;
 

@@ -10,8 +10,11 @@ use iam_tracker::plugin::{Limits, PluginHost};
 use iam_tracker_lambda::plugins::{fetch, sha256_hex};
 
 fn dist(name: &str) -> Vec<u8> {
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
-    let p = root.join("target/plugins").join(name);
+    // `$IAM_TRACKER_PLUGIN_DIST`, as `host/build.rs` reads it, else `target/plugins`.
+    let dist = std::env::var_os("IAM_TRACKER_PLUGIN_DIST")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/plugins"));
+    let p = dist.join(name);
     std::fs::read(&p).unwrap_or_else(|e| panic!("{}: {e} (run `cargo xtask build-plugins`)", p.display()))
 }
 
