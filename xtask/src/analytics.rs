@@ -68,7 +68,7 @@ fn reported_seconds(stderr: &str) -> Option<f64> {
 
 /// Run every query on the local engine `runs` times; print the median per query.
 pub fn bench_queries(root: &Path, args: &[String]) -> Result<()> {
-    let data = crate::flag(args, "--data").map(PathBuf::from).unwrap_or_else(|| root.join("target/bench-export"));
+    let data = crate::flag(args, "--data").map(PathBuf::from).unwrap_or_else(|| root.join("target/bench-export/parquet"));
     let runs: usize = crate::flag(args, "--runs").map(str::parse).transpose()?.unwrap_or(5).max(1);
     // Every query over all the data by default (its own window would miss generated dates).
     let days = crate::flag(args, "--days").unwrap_or("3650");
