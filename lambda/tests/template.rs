@@ -184,3 +184,139 @@ fn buckets_are_private_encrypted_and_tls_only() {
         assert!(policy.contains("aws:SecureTransport") && policy.contains("Deny"), "{name}: not TLS-only");
     }
 }
+
+/// `(action, resource)` pairs of a function's statements, resources as YAML text.
+fn grants(t: &Value, function: &str) -> Vec<(String, String)> {
+    let sts = statements(get(t, &["Resources", function, "Properties", "Policies"]));
+    let mut out = Vec::new();
+    for st in &sts {
+        for a in strings(st.get("Action").expect("Action")) {
+            for r in strings(st.get("Resource").expect("Resource")) {
+                out.push((a.clone(), r));
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn the_exporter_reads_only_the_events_table_and_writes_only_the_analytics_bucket() {
+    let t = template();
+    let grants = grants(&t, "ExporterFunction");
+    for (a, r) in &grants {
+        match a.split(':').next() {
+            Some("s3") => assert!(r.contains("AnalyticsBucket"), "`{a}` on {r}: not the analytics bucket"),
+            Some("dynamodb") => {
+                assert_eq!(a, "dynamodb:Query", "the exporter only reads, by date partition");
+                assert!(r.contains("EventsTable"), "`{a}` on {r}: not the events table or its indexes");
+            }
+            _ => panic!("the exporter needs no `{a}` (on {r})"),
+        }
+    }
+    let has = |action: &str, on: &str| grants.iter().any(|(a, r)| a == action && r.contains(on));
+    for action in ["s3:PutObject", "s3:GetObject", "s3:DeleteObject", "s3:AbortMultipartUpload"] {
+        assert!(has(action, "${AnalyticsBucket.Arn}/iam-events/*"), "{action} on the export objects: {grants:?}");
+    }
+    assert!(has("s3:ListBucket", "AnalyticsBucket.Arn"), "{grants:?}");
+    assert!(has("dynamodb:Query", "EventsTable.Arn"), "{grants:?}");
+}
+
+/// The generated `deploy/athena/iam_events.columns.json`.
+fn glue_json() -> serde_json::Value {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../deploy/athena/iam_events.columns.json");
+    serde_json::from_str(&std::fs::read_to_string(path).expect("read columns.json")).expect("columns.json is JSON")
+}
+
+/// `[(Name, Type, Comment)]` of a Glue column list in the template.
+fn glue_columns(v: &Value) -> Vec<(String, String, String)> {
+    let field = |c: &Value, k: &str| c.get(k).and_then(Value::as_str).unwrap_or_else(|| panic!("no {k}")).to_string();
+    v.as_sequence()
+        .expect("a column list")
+        .iter()
+        .map(|c| (field(c, "Name"), field(c, "Type"), field(c, "Comment")))
+        .collect()
+}
+
+fn json_columns(v: &serde_json::Value) -> Vec<(String, String, String)> {
+    let field = |c: &serde_json::Value, k: &str| c[k].as_str().unwrap_or_else(|| panic!("no {k}")).to_string();
+    v.as_array().expect("array").iter().map(|c| (field(c, "name"), field(c, "type"), field(c, "comment"))).collect()
+}
+
+#[test]
+fn the_glue_table_is_the_generated_ddl_with_partition_projection() {
+    let t = template();
+    let json = glue_json();
+    let tables = of_type(&t, "AWS::Glue::Table");
+    assert_eq!(tables.len(), 1, "one Glue table");
+    let (name, table) = &tables[0];
+    assert_eq!(table.get("Condition").and_then(Value::as_str), Some("AnalyticsEnabled"), "{name}");
+    // The Ref orders the table after the database (cfn-lint calls a DependsOn as well obsolete).
+    let db = get(table, &["Properties", "DatabaseName"]);
+    assert_eq!((tag_name(db).as_deref(), untag(db).as_str()), (Some("!Ref"), Some("GlueDatabase")), "{name}");
+    let input = get(table, &["Properties", "TableInput"]);
+    assert_eq!(get(input, &["Name"]).as_str(), json["name"].as_str());
+    assert_eq!(get(input, &["TableType"]).as_str(), Some("EXTERNAL_TABLE"));
+    let sd = get(input, &["StorageDescriptor"]);
+    assert_eq!(glue_columns(get(sd, &["Columns"])), json_columns(&json["columns"]), "columns = columns.json");
+    assert_eq!(glue_columns(get(input, &["PartitionKeys"])), json_columns(&json["partition_keys"]));
+    let keys: Vec<String> = glue_columns(get(input, &["PartitionKeys"])).into_iter().map(|c| c.0).collect();
+    assert_eq!(keys, ["year", "month", "day", "region"]);
+    assert_eq!(
+        get(sd, &["InputFormat"]).as_str(),
+        Some("org.apache.hadoop.hive.ql.io.parquet.MapredParquetInputFormat")
+    );
+    assert_eq!(
+        get(sd, &["OutputFormat"]).as_str(),
+        Some("org.apache.hadoop.hive.ql.io.parquet.MapredParquetOutputFormat")
+    );
+    assert_eq!(
+        get(sd, &["SerdeInfo", "SerializationLibrary"]).as_str(),
+        Some("org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe")
+    );
+    assert_eq!(tag_name(get(sd, &["Location"])).as_deref(), Some("!Sub"));
+    assert_eq!(untag(get(sd, &["Location"])).as_str(), Some("s3://${AnalyticsBucket}/iam-events/"));
+
+    let params = get(input, &["Parameters"]);
+    let param = |k: &str| get(params, &[k]).as_str().unwrap_or_else(|| panic!("{k} is not a string")).to_string();
+    assert_eq!(param("projection.enabled"), "true");
+    for (k, range) in
+        [("year", json["parameters"]["projection.year.range"].as_str()), ("month", Some("1,12")), ("day", Some("1,31"))]
+    {
+        assert_eq!(param(&format!("projection.{k}.type")), "integer");
+        assert_eq!(Some(param(&format!("projection.{k}.range"))).as_deref(), range, "{k}");
+    }
+    assert_eq!(param("projection.region.type"), "enum");
+    let regions = get(params, &["projection.region.values"]);
+    assert_eq!(tag_name(regions).as_deref(), Some("!If"), "regions from the AthenaRegions parameter");
+    let text = serde_norway::to_string(regions).expect("yaml");
+    assert!(text.contains("AthenaRegionsGiven") && text.contains("!Join") && text.contains("AthenaRegions"), "{text}");
+    assert!(text.contains("unknown"), "events without a region stay queryable: {text}");
+    let location = get(params, &["storage.location.template"]);
+    assert_eq!(tag_name(location).as_deref(), Some("!Sub"));
+    let location = untag(location).as_str().expect("template text");
+    assert_eq!(
+        location,
+        "s3://${AnalyticsBucket}/iam-events/year=${!year}/month=${!month}/day=${!day}/region=${!region}/"
+    );
+    assert!(!location.trim_start_matches("s3://").contains("//"), "no double slash: {location}");
+}
+
+#[test]
+fn the_off_hours_named_query_uses_the_template_hours() {
+    let t = template();
+    let queries = of_type(&t, "AWS::Athena::NamedQuery");
+    let off = queries
+        .iter()
+        .find(|(_, q)| get(q, &["Properties", "Name"]).as_str().is_some_and(|n| n.ends_with("off_hours")))
+        .expect("an off_hours named query");
+    let sql = get(off.1, &["Properties", "QueryString"]);
+    assert_eq!(tag_name(sql).as_deref(), Some("!Sub"));
+    let sql = untag(sql).as_str().expect("query text");
+    assert!(sql.contains("${OffHoursStart}") && sql.contains("${OffHoursEnd}"), "{sql}");
+    assert!(sql.contains("current_date - INTERVAL '90' DAY"), "a window relative to the day it runs: {sql}");
+    for (name, q) in &queries {
+        let db = serde_norway::to_string(get(q, &["Properties", "Database"])).expect("yaml");
+        assert!(db.contains("GlueDatabase"), "{name}: database {db}");
+        assert_eq!(q.get("Condition").and_then(Value::as_str), Some("AnalyticsEnabled"), "{name}");
+    }
+}

@@ -124,8 +124,10 @@ pub fn test(root: &Path) -> Result<()> {
     run(c, "cargo clippy")?;
     step("README plugin table is current");
     crate::readme::run(root, true)?;
-    step("Athena DDL in deploy/athena/ is current");
+    step("Athena DDL in deploy/athena/ and the template's Glue table and named queries are current");
     crate::analytics::ddl(root, true)?;
+    step("template.yaml: SAM transform (samtranslator) and cfn-lint, offline");
+    crate::deploy::validate_template(root)?;
     step("third-party Rust plugin: new-plugin, build-plugin, plugins test, detect");
     smoke_new_plugin(root)?;
     step("Python example plugin: build-py-plugin, plugins test");
