@@ -136,17 +136,17 @@ fn run_once(bootstrap: &PathBuf, w: &World, compile: bool, log: &std::path::Path
     let started = Instant::now();
     let child = cmd.spawn().unwrap_or_else(|e| panic!("cannot start {}: {e}", bootstrap.display()));
     let pid = child.id();
-    let fail = |what: String| fail(pid, log, what);
-    let ready = api.wait_ready(Duration::from_secs(120)).unwrap_or_else(|e| fail(format!("cold start failed: {e}")));
+    let ready =
+        api.wait_ready(Duration::from_secs(120)).unwrap_or_else(|e| fail(pid, log, format!("cold start failed: {e}")));
     let init = ready.duration_since(started);
     let t = Instant::now();
     let answer = api.invoke(json!({"source": "aws.events"}), Duration::from_secs(120), Duration::from_secs(150));
     let invoke = t.elapsed();
-    let answer = answer.unwrap_or_else(|e| fail(format!("the invocation failed: {e}")));
+    let answer = answer.unwrap_or_else(|e| fail(pid, log, format!("the invocation failed: {e}")));
     if answer["events_stored"] != w.events || answer["tasks_failed"] != 0 {
-        fail(format!("unexpected run report: {answer:#}"));
+        fail(pid, log, format!("unexpected run report: {answer:#}"));
     }
-    let hwm = hwm_kib(pid).unwrap_or_else(|| fail("no /proc status for the function".into()));
+    let hwm = hwm_kib(pid).unwrap_or_else(|| fail(pid, log, "no /proc status for the function".into()));
     drop(child);
     let mut status = 0;
     // SAFETY: an all-zero rusage is valid; wait4 fills it for the child killed just before.
