@@ -222,8 +222,8 @@ fn precompile_plugins(root: &Path, components: &Path, layout: &Layout) -> Result
             unsafe { wasmtime::component::Component::deserialize(host, &cwasm) }
                 .map_err(|e| anyhow!("{id}: the host engine refuses the precompiled artifact: {e}"))?;
         }
-        std::fs::write(dir.join(format!("{id}.wasm")), &component)?;
-        std::fs::write(dir.join(format!("{id}.cwasm")), &cwasm)?;
+        write_if_changed(&dir.join(format!("{id}.wasm")), &component)?;
+        write_if_changed(&dir.join(format!("{id}.cwasm")), &cwasm)?;
         total += cwasm.len() as u64;
         eprintln!(
             "xtask: {id}: {} KB for {} in {} ms",
@@ -242,8 +242,18 @@ fn precompile_plugins(root: &Path, components: &Path, layout: &Layout) -> Result
         }
     }
     let manifest = serde_json::json!({"target": layout.arch.triple(), "plugins": manifest});
-    std::fs::write(dir.join("manifest.json"), serde_json::to_string_pretty(&manifest)?)?;
+    write_if_changed(&dir.join("manifest.json"), serde_json::to_string_pretty(&manifest)?.as_bytes())?;
     Ok((ids.len(), total))
+}
+
+/// Write `bytes` to `path` unless it already holds them. `host/build.rs` watches the plugin
+/// folder, and cargo rebuilds the host when any file in it is newer: rewriting identical
+/// artifacts would cost a full release rebuild of the host on every `dist`.
+fn write_if_changed(path: &Path, bytes: &[u8]) -> Result<()> {
+    if std::fs::read(path).is_ok_and(|old| old == bytes) {
+        return Ok(());
+    }
+    std::fs::write(path, bytes).with_context(|| format!("cannot write {}", path.display()))
 }
 
 /// Build every binary of the Lambda package with cargo-lambda; returns, per binary, the
@@ -412,6 +422,9 @@ mod tests {
             .expect("component");
         for arch in [Arch::X86_64, Arch::Arm64] {
             let cwasm = engine_for(arch).expect("engine").precompile_component(&component).expect("precompile");
+            // Deterministic, so an unchanged plugin leaves its artifact (and the host build) alone.
+            let again = engine_for(arch).expect("engine").precompile_component(&component).expect("precompile");
+            assert!(cwasm == again, "{arch:?}: precompiling twice gave different bytes");
             let host = iam_tracker_engine::engine().expect("host engine");
             // SAFETY: bytes from wasmtime's own precompiler.
             let loaded = unsafe { wasmtime::component::Component::deserialize(&host, &cwasm) };
