@@ -57,10 +57,13 @@ pub fn render(root: &Path, list_json: &str) -> Result<String> {
 }
 
 pub fn run(root: &Path, check: bool) -> Result<()> {
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let out = Command::new(cargo)
+    // The host binary of the current build (inside `cargo xtask test`, the test build's:
+    // `cargo run -p iam-tracker` would resolve features without the dev-dependencies and
+    // compile the AWS SDK a second time).
+    let bin = crate::tasks::host_binary(root)?;
+    let out = Command::new(&bin)
         .current_dir(root)
-        .args(["run", "--quiet", "-p", "iam-tracker", "--", "plugins", "list", "--format", "json"])
+        .args(["plugins", "list", "--format", "json"])
         .output()
         .context("cannot run iam-tracker plugins list")?;
     if !out.status.success() {
