@@ -21,35 +21,18 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use iam_tracker::aws::dynamodb::DynamoOptions;
-use iam_tracker_lookup_server::{LookupServer, ServerConfig};
-use serde_json::{json, Value};
+use iam_tracker_lookup_server::LookupServer;
 
+// The end-to-end test's fixtures: the same world, environment and Runtime API stub.
+#[path = "../tests/support/mod.rs"]
 mod support;
 
 use support::runtime_api::RuntimeApi;
 
-const ACCOUNT: &str = "111122223333";
 const TARGET_INIT_MS: f64 = 300.0;
 const TARGET_PEAK_MIB: f64 = 128.0;
 /// The bootstrap, unless `--bootstrap PATH` or `$IAM_TRACKER_LAMBDA_BOOTSTRAP` says otherwise.
 const DEFAULT_BOOTSTRAP: &str = "target/dist/lambda-x86_64/tracker/bootstrap";
-
-fn record(id: &str, secs: i64, source: &str, name: &str, root: bool) -> Value {
-    let identity = if root {
-        json!({"type": "Root", "arn": format!("arn:aws:iam::{ACCOUNT}:root"), "accountId": ACCOUNT})
-    } else {
-        json!({"type": "IAMUser", "userName": "alice", "arn": format!("arn:aws:iam::{ACCOUNT}:user/alice"),
-            "accountId": ACCOUNT})
-    };
-    json!({
-        "eventVersion": "1.08", "userIdentity": identity,
-        "eventTime": iam_tracker::timefmt::rfc3339(secs), "eventSource": source, "eventName": name,
-        "awsRegion": "us-east-1", "sourceIPAddress": "198.51.100.7", "userAgent": "aws-cli/2.15",
-        "requestParameters": if name == "CreateUser" { json!({"userName": format!("u-{id}")}) } else { Value::Null },
-        "responseElements": if source.starts_with("signin") { json!({"ConsoleLogin": "Success"}) } else { Value::Null },
-        "eventID": id, "eventType": "AwsApiCall", "recipientAccountId": ACCOUNT,
-    })
-}
 
 /// One measured cold start.
 struct Sample {
@@ -67,35 +50,8 @@ struct World {
 }
 
 fn world() -> World {
-    let lookup = LookupServer::start_in_thread(ServerConfig { rate_per_region: 50.0, ..ServerConfig::default() })
-        .expect("lookup server");
-    let now = iam_tracker::timefmt::now();
-    let mut events = 0;
-    for i in 0..40 {
-        let (source, name, root) = match i % 4 {
-            0 => ("iam.amazonaws.com", "CreateUser", false),
-            1 => ("iam.amazonaws.com", "ListUsers", false),
-            2 => ("signin.amazonaws.com", "ConsoleLogin", true),
-            _ => ("signin.amazonaws.com", "ConsoleLogin", false),
-        };
-        lookup
-            .add_event("us-east-1", record(&format!("evt-{i:03}"), now - 3600 + i * 30, source, name, root))
-            .expect("seed");
-        events += 1;
-    }
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
-    let config = rt.block_on(support::moto::sdk_config());
-    let sns = aws_sdk_sns::Client::new(&config);
-    let name = support::moto::unique_name("bench-alerts");
-    let topic =
-        rt.block_on(sns.create_topic().name(&name).send()).expect("create topic").topic_arn().expect("arn").to_string();
-    World { lookup, topic, events }
-}
-
-/// `VmHWM` of a running process, in KiB.
-fn hwm_kib(pid: u32) -> Option<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    status.lines().find(|l| l.starts_with("VmHWM:"))?.split_whitespace().nth(1)?.parse().ok()
+    let (lookup, ids) = support::lookup_world();
+    World { lookup, topic: support::moto_topic("bench-alerts"), events: ids.len() }
 }
 
 fn run_once(bootstrap: &PathBuf, w: &World, compile: bool, log: &std::path::Path) -> Sample {
@@ -104,32 +60,10 @@ fn run_once(bootstrap: &PathBuf, w: &World, compile: bool, log: &std::path::Path
     let api = RuntimeApi::start();
     let out = std::fs::File::create(log).expect("log file");
     let mut cmd = Command::new(bootstrap);
-    cmd.env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("AWS_ACCESS_KEY_ID", "AKIDTEST")
-        .env("AWS_SECRET_ACCESS_KEY", "secret")
-        .env("AWS_REGION", "us-east-1")
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .env("AWS_ENDPOINT_URL_CLOUDTRAIL", w.lookup.endpoint())
-        .env("AWS_ENDPOINT_URL_EC2", w.lookup.endpoint())
-        .env("AWS_ENDPOINT_URL_DYNAMODB", &support::dynamodb::server().endpoint)
-        .env("AWS_ENDPOINT_URL_SNS", &support::moto::moto().endpoint)
-        .env("AWS_LAMBDA_RUNTIME_API", &api.addr)
-        .env("AWS_LAMBDA_FUNCTION_NAME", "bench-tracker")
-        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
-        .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
-        .env("AWS_LAMBDA_LOG_GROUP_NAME", "/aws/lambda/bench-tracker")
-        .env("AWS_LAMBDA_LOG_STREAM_NAME", "bench")
-        .env("EVENTS_TABLE_NAME", &tables.events)
-        .env("CONTROL_TABLE_NAME", &tables.control)
-        .env("ALERTS_TABLE_NAME", &tables.alerts)
-        .env("ALERTS_SNS_TOPIC_ARN", &w.topic)
-        .env("PROCESS_STS_EVENTS", "false")
-        .env("PROCESS_SSO_EVENTS", "false")
-        .env("LOG_LEVEL", "INFO")
-        .stdin(Stdio::null())
-        .stdout(out.try_clone().expect("log file"))
-        .stderr(out);
+    support::aws_env(&mut cmd, &w.lookup.endpoint(), &support::dynamodb::server().endpoint, &support::moto::moto().endpoint);
+    support::lambda_env(&mut cmd, &api, "bench-tracker", 128);
+    support::tracker_env(&mut cmd, &tables, &w.topic);
+    cmd.stdin(Stdio::null()).stdout(out.try_clone().expect("log file")).stderr(out);
     if compile {
         cmd.env("IAM_TRACKER_NO_PRECOMPILED", "1");
     }
@@ -140,13 +74,14 @@ fn run_once(bootstrap: &PathBuf, w: &World, compile: bool, log: &std::path::Path
         api.wait_ready(Duration::from_secs(120)).unwrap_or_else(|e| fail(pid, log, format!("cold start failed: {e}")));
     let init = ready.duration_since(started);
     let t = Instant::now();
-    let answer = api.invoke(json!({"source": "aws.events"}), Duration::from_secs(120), Duration::from_secs(150));
+    let answer =
+        api.invoke(serde_json::json!({"source": "aws.events"}), Duration::from_secs(120), Duration::from_secs(150));
     let invoke = t.elapsed();
     let answer = answer.unwrap_or_else(|e| fail(pid, log, format!("the invocation failed: {e}")));
     if answer["events_stored"] != w.events || answer["tasks_failed"] != 0 {
         fail(pid, log, format!("unexpected run report: {answer:#}"));
     }
-    let hwm = hwm_kib(pid).unwrap_or_else(|| fail(pid, log, "no /proc status for the function".into()));
+    let hwm = support::peak_rss_kib(pid).unwrap_or_else(|| fail(pid, log, "no /proc status for the function".into()));
     drop(child);
     let mut status = 0;
     // SAFETY: an all-zero rusage is valid; wait4 fills it for the child killed just before.
@@ -234,7 +169,7 @@ fn main() {
             samples[v].push(s);
         }
     }
-    let own = hwm_kib(std::process::id()).map_or(0.0, mib);
+    let own = support::peak_rss_kib(std::process::id()).map_or(0.0, mib);
     println!(
         "\n`tracker` cold start: {} ({:.1} MB), {runs} runs per variant, medians (min-max)\n",
         bootstrap.display(),

@@ -2,14 +2,16 @@
 //! be unit-tested: the configuration read once at cold start ([`config`]), the CloudWatch
 //! embedded-metric lines that make partial failures alarmable ([`emf`]), the checks on
 //! third-party plugins fetched from S3 ([`plugins`]), the tracker's cold start and run
-//! ([`tracker`]), and the exporter's ([`exporter`]). The binaries in `src/bin/` only wire these
-//! to `lambda_runtime`.
+//! ([`tracker`]), the exporter's ([`exporter`]), and the thread that owns either's state for the
+//! life of the container ([`worker`]). The binaries in `src/bin/` only wire these to
+//! `lambda_runtime`.
 
 pub mod config;
 pub mod emf;
 pub mod exporter;
 pub mod plugins;
 pub mod tracker;
+pub mod worker;
 
 /// JSON logs (one object per line, as CloudWatch Logs Insights reads them) at `filter`
 /// (`info`, `debug`, ...; `RUST_LOG` overrides it).
