@@ -295,15 +295,24 @@ impl<'a> Collector<'a> {
             p => p,
         };
         if self.settings.dry_run {
-            for a in &alerts {
+            // Nothing is stored or recorded as sent: each alert new to this run goes straight
+            // to the dry run's sink (stdout), once.
+            let mut fresh = Vec::new();
+            for a in alerts {
                 if self.dry_run_keys.insert(a.dedup_key.clone()) {
                     t.alerts += 1;
+                    fresh.push(a);
                 } else {
                     t.alerts_duplicate += 1;
                 }
             }
             let t = t.clone();
             self.observer.batch_done(&task, &t, position);
+            for rec in &fresh {
+                if self.deliver(rec) {
+                    self.report.alerts_delivered += 1;
+                }
+            }
             return;
         }
         let n_alerts = alerts.len();
@@ -392,25 +401,34 @@ impl<'a> Collector<'a> {
             }
         };
         for rec in pending {
-            let alert: RaisedAlert = match serde_json::from_str(&rec.payload) {
-                Ok(a) => a,
-                Err(e) => {
-                    // A record this version cannot read: deliver what the record itself says.
-                    tracing::warn!("alert {} has an unreadable payload ({e}); delivering its summary", rec.dedup_key);
-                    summary_alert(&rec)
-                }
-            };
-            match self.sink.deliver(&alert) {
-                Ok(()) => match self.store.mark_sent(&rec.dedup_key, now) {
+            if self.deliver(&rec) {
+                match self.store.mark_sent(&rec.dedup_key, now) {
                     Ok(()) => self.report.alerts_delivered += 1,
                     Err(e) => self.report.store_errors.push(format!("marking alert {} sent: {e}", rec.dedup_key)),
-                },
-                Err(e) => {
-                    self.report.delivery_failures += 1;
-                    if self.report.delivery_errors.len() < crate::report::DETAIL_LIMIT {
-                        self.report.delivery_errors.push(format!("{}: {e}", rec.dedup_key));
-                    }
                 }
+            }
+        }
+    }
+
+    /// Hand one recorded alert to the sink; a failure is counted and reported. Returns
+    /// whether the sink accepted it.
+    fn deliver(&mut self, rec: &AlertRecord) -> bool {
+        let alert: RaisedAlert = match serde_json::from_str(&rec.payload) {
+            Ok(a) => a,
+            Err(e) => {
+                // A record this version cannot read: deliver what the record itself says.
+                tracing::warn!("alert {} has an unreadable payload ({e}); delivering its summary", rec.dedup_key);
+                summary_alert(rec)
+            }
+        };
+        match self.sink.deliver(&alert) {
+            Ok(()) => true,
+            Err(e) => {
+                self.report.delivery_failures += 1;
+                if self.report.delivery_errors.len() < crate::report::DETAIL_LIMIT {
+                    self.report.delivery_errors.push(format!("{}: {e}", rec.dedup_key));
+                }
+                false
             }
         }
     }

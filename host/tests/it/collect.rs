@@ -609,16 +609,31 @@ fn every_task_failing_exits_2_and_a_dry_run_stores_nothing() {
     let mut seeded = Seeded::default();
     seeded.add(&server, "us-east-1", IAM, 20, (now - HOUR, now - 10 * MINUTE), 41);
     let w = Work::new();
+    let stdout = w.path("stdout.jsonl");
     let (status, report) = w.run(
-        w.collect(&server.endpoint(), "us-east-1", &["--dry-run"])
+        w.collect(&server.endpoint(), "us-east-1", &["--dry-run", "--format", "jsonl"])
             .env("PROCESS_SIGNIN_EVENTS", "false")
-            .env("PROCESS_STS_EVENTS", "false"),
+            .env("PROCESS_STS_EVENTS", "false")
+            .stdout(std::fs::File::create(&stdout).expect("stdout file")),
     );
     assert_eq!(status.code(), Some(0), "{report}\nlog:\n{}", w.log_tail());
     assert_eq!(report["dry_run"], true);
-    assert_eq!(tasks(&report)["us-east-1/iam.amazonaws.com"]["read"], 20, "{report}");
+    let t = &tasks(&report)["us-east-1/iam.amazonaws.com"];
+    assert_eq!(t["read"], 20, "{report}");
     assert!(LocalStore::open_existing(&w.store_dir()).is_err(), "no store was created");
-    assert!(w.delivered().is_empty(), "no alert delivered");
+    assert!(w.delivered().is_empty(), "nothing delivered to the configured sinks");
+    // The alerts it would raise are printed instead, each once.
+    let printed: Vec<Value> = std::fs::read_to_string(&stdout)
+        .expect("stdout")
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("stdout line is not JSON ({e}): {l}")))
+        .collect();
+    let expected = seeded.expected_alerts();
+    assert!(!expected.is_empty(), "the seeded events raise alerts");
+    assert_eq!(t["alerts"], expected.len(), "{report}");
+    assert_eq!(printed.len(), expected.len(), "each alert printed once: {printed:?}");
+    let keys: BTreeSet<String> = printed.iter().filter_map(|a| a["dedup_key"].as_str().map(str::to_string)).collect();
+    assert_eq!(keys, expected.keys().cloned().collect::<BTreeSet<_>>());
 }
 
 /// The dedup key of a published alert: its `detector` attribute and the `Event ID:` line.
