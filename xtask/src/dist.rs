@@ -118,7 +118,7 @@ pub fn run(root: &Path, args: &[String]) -> Result<()> {
     eprintln!("xtask: [2/4] precompiling them for {}", arch.triple());
     let plugins = precompile_plugins(root, &root.join("target/plugins"), &layout)?;
     eprintln!(
-        "xtask: [3/4] building the Lambda binaries with cargo-lambda (release; 20-30 min from scratch on 2 cores)"
+        "xtask: [3/4] building the Lambda binaries with cargo-lambda (release; about 50 CPU-minutes from scratch)"
     );
     let bins = build_lambdas(root, &layout)?;
     eprintln!("xtask: [4/4] writing {}", layout.template().display());
