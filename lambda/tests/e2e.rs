@@ -136,26 +136,35 @@ fn tracker_stores_and_publishes_once_isolates_a_faulty_plugin_and_a_rerun_adds_n
     assert!(emf[0]["Problems"].as_u64().unwrap_or(0) >= 2, "fault + refusal counted: {}", emf[0]);
 }
 
-#[test]
-fn an_invalid_variable_fails_the_cold_start_and_names_it() {
+/// Start `bin` as the function `name` with `vars`, none of its servers reachable: the cold
+/// start must fail, name `variable` on stderr, and never ask for work.
+fn assert_cold_start_fails(bin: &str, name: &str, vars: &[(&str, &str)], variable: &str) {
     let api = RuntimeApi::start();
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_tracker"));
+    let mut cmd = Command::new(bin);
     aws_env(&mut cmd, "http://127.0.0.1:9", "http://127.0.0.1:9", "http://127.0.0.1:9");
-    lambda_env(&mut cmd, &api, "bad-config", 256);
-    cmd.env("EVENTS_TABLE_NAME", "e")
-        .env("CONTROL_TABLE_NAME", "c")
-        .env("ALERTS_TABLE_NAME", "a")
-        .env("ALERTS_SNS_TOPIC_ARN", "arn:aws:sns:us-east-1:123456789012:t")
-        .env("MAX_WORKERS", "lots")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped());
-    let child = cmd.spawn().expect("start");
-    let out = child.wait_with_output().expect("exits");
+    lambda_env(&mut cmd, &api, name, 256);
+    cmd.envs(vars.iter().copied()).stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::piped());
+    let out = cmd.spawn().expect("start").wait_with_output().expect("exits");
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("MAX_WORKERS"), "{err}");
+    assert!(err.contains(variable), "{err}");
     assert!(api.first_next().is_none(), "a broken config never asks for work");
+}
+
+#[test]
+fn an_invalid_variable_fails_the_cold_start_and_names_it() {
+    assert_cold_start_fails(
+        env!("CARGO_BIN_EXE_tracker"),
+        "bad-config",
+        &[
+            ("EVENTS_TABLE_NAME", "e"),
+            ("CONTROL_TABLE_NAME", "c"),
+            ("ALERTS_TABLE_NAME", "a"),
+            ("ALERTS_SNS_TOPIC_ARN", "arn:aws:sns:us-east-1:123456789012:t"),
+            ("MAX_WORKERS", "lots"),
+        ],
+        "MAX_WORKERS",
+    );
 }
 
 /// A stored event of `region` (or none) at `secs`, through the collector's own conversion.
@@ -334,19 +343,10 @@ fn exporter_writes_parquet_per_date_and_region_and_a_rerun_rewrites_only_the_ope
 
 #[test]
 fn an_invalid_exporter_variable_fails_the_cold_start_and_names_it() {
-    let api = RuntimeApi::start();
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_exporter"));
-    aws_env(&mut cmd, "http://127.0.0.1:9", "http://127.0.0.1:9", "http://127.0.0.1:9");
-    lambda_env(&mut cmd, &api, "bad-exporter-config", 256);
-    cmd.env("EVENTS_TABLE_NAME", "e")
-        .env("ANALYTICS_BUCKET_NAME", "b")
-        .env("EXPORT_DAYS_BACK", "0")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped());
-    let out = cmd.spawn().expect("start").wait_with_output().expect("exits");
-    assert!(!out.status.success());
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("EXPORT_DAYS_BACK"), "{err}");
-    assert!(api.first_next().is_none(), "a broken config never asks for work");
+    assert_cold_start_fails(
+        env!("CARGO_BIN_EXE_exporter"),
+        "bad-exporter-config",
+        &[("EVENTS_TABLE_NAME", "e"), ("ANALYTICS_BUCKET_NAME", "b"), ("EXPORT_DAYS_BACK", "0")],
+        "EXPORT_DAYS_BACK",
+    );
 }
