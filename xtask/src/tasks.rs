@@ -52,6 +52,14 @@ fn cargo_linted(root: &Path) -> Result<Command> {
     Ok(c)
 }
 
+/// Build every target of the workspace for the tests, linted ([`cargo_linted`]); a no-op
+/// once built.
+fn build_test_targets(root: &Path) -> Result<()> {
+    let mut c = cargo_linted(root)?;
+    c.args(["test", "--workspace", "--all-targets", "--no-run"]);
+    run(c, "cargo test --workspace --all-targets --no-run (clippy -D warnings)")
+}
+
 /// The host binary in the debug profile (built on demand).
 ///
 /// Inside `cargo xtask test` it is the binary of the workspace test build (`cargo test
@@ -60,9 +68,7 @@ fn cargo_linted(root: &Path) -> Result<Command> {
 pub fn host_binary(root: &Path) -> Result<PathBuf> {
     crate::duckdb::ensure(root)?;
     if TEST_BUILD.get().is_some() {
-        let mut c = cargo_linted(root)?;
-        c.args(["test", "--workspace", "--all-targets", "--no-run", "--quiet"]);
-        run(c, "cargo test --workspace --all-targets --no-run")?;
+        build_test_targets(root)?;
     } else {
         let mut c = cargo(root);
         c.args(["build", "-p", "iam-tracker"]);
@@ -142,9 +148,7 @@ pub fn test(root: &Path) -> Result<()> {
     step("DuckDB's prebuilt library for the local SQL engine");
     crate::duckdb::ensure(root)?;
     step("build every target with clippy denying warnings (the same as cargo clippy --workspace --all-targets -- -D warnings)");
-    let mut c = cargo_linted(root)?;
-    c.args(["test", "--workspace", "--all-targets", "--no-run"]);
-    run(c, "cargo test --workspace --all-targets --no-run (clippy -D warnings)")?;
+    build_test_targets(root)?;
     step("cargo test --workspace");
     let mut c = cargo_linted(root)?;
     c.args(["test", "--workspace"]);
